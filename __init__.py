@@ -1,0 +1,14 @@
+"""ComfyUI entry point: registers the Squeeze nodes, nothing else.
+
+Outside ComfyUI (pytest, plain scripts) there is no ``comfy_api`` to import, so the entry point is
+simply absent and the package still imports.
+"""
+
+try:
+    from .nodes.extension import comfy_entrypoint
+except ImportError as error:
+    if error.name is None or not error.name.startswith(("comfy", "folder_paths", "node_helpers")):
+        raise
+    comfy_entrypoint = None
+
+__all__ = ["comfy_entrypoint"]

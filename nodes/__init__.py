@@ -1,0 +1,1 @@
+"""Thin ComfyUI adapters over squeeze_core: ComfyUI types in, core calls, ComfyUI types out."""

@@ -1,0 +1,32 @@
+"""The Squeeze method in plain PyTorch, transformers and diffusers; no ComfyUI import anywhere here."""
+
+import logging
+
+from .dla import AggregatedContext, DLAConfig, DualLayerAggregator, base_conditioning
+from .dla_io import load_dla, read_dla_config, save_dla
+from .errors import (
+    DLAFileError,
+    DLAMismatchError,
+    InvalidImageError,
+    ModelFolderError,
+    PromptError,
+    ScheduleError,
+    SqueezeError,
+)
+from .features import MLLMFeatures, TokenRole, image_role
+from .identity import diffusers_vae_encoder, encode_identity, prepare_reference_pixels
+from .images import ImageLike, resize_to_area, size_for_area, to_image_batch
+from .joint_encoder import JointEncoder
+from .prompts import QWEN_IMAGE_EDIT_TEMPLATE, QWEN_IMAGE_TEMPLATE, PromptFormat
+from .schedule import Curve, StageSchedule, StageWeights, progress_from_noise_level
+
+logging.getLogger("squeeze").addHandler(logging.NullHandler())
+
+__all__ = [
+    "AggregatedContext", "Curve", "DLAConfig", "DLAFileError", "DLAMismatchError", "DualLayerAggregator",
+    "ImageLike", "InvalidImageError", "JointEncoder", "MLLMFeatures", "ModelFolderError", "PromptError",
+    "PromptFormat", "QWEN_IMAGE_EDIT_TEMPLATE", "QWEN_IMAGE_TEMPLATE", "ScheduleError", "SqueezeError",
+    "StageSchedule", "StageWeights", "TokenRole", "base_conditioning", "diffusers_vae_encoder", "encode_identity",
+    "image_role", "load_dla", "prepare_reference_pixels", "progress_from_noise_level", "read_dla_config",
+    "resize_to_area", "save_dla", "size_for_area", "to_image_batch",
+]

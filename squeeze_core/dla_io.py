@@ -1,0 +1,71 @@
+"""DLA files: safetensors weights with the DLAConfig in the file's metadata."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from .dla import DLAConfig, DualLayerAggregator
+from .errors import DLAFileError, DLAMismatchError
+
+CONFIG_KEY = "squeeze_dla_config"
+
+
+def save_dla(module: DualLayerAggregator, path: str | os.PathLike) -> None:
+    tensors = {name: value.detach().contiguous().cpu() for name, value in module.state_dict().items()}
+    save_file(tensors, os.fspath(path), metadata={CONFIG_KEY: module.config.to_json(), "format": "pt"})
+
+
+def read_dla_config(path: str | os.PathLike) -> DLAConfig:
+    """The config stored in a DLA file, without loading its weights."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DLAFileError(f"no DLA file at {path}: put the .safetensors file in models/squeeze_dla")
+    try:
+        with safe_open(path, framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise DLAFileError(
+            f"{os.path.basename(path)} is not a readable safetensors file ({error}); re-download or re-export it"
+        ) from error
+    if CONFIG_KEY not in metadata:
+        raise DLAFileError(
+            f"{os.path.basename(path)} is a safetensors file but not a Squeeze DLA (no '{CONFIG_KEY}' metadata); "
+            f"pick a file saved by save_dla"
+        )
+    try:
+        return DLAConfig.from_json(metadata[CONFIG_KEY])
+    except (TypeError, ValueError) as error:
+        raise DLAFileError(f"{os.path.basename(path)} has an unreadable DLA config: {error}") from error
+
+
+def load_dla(
+    path: str | os.PathLike,
+    *,
+    mllm_hidden_size: int | None = None,
+    mllm_num_layers: int | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> DualLayerAggregator:
+    """Load a DLA file; when the MLLM's width or depth is given, a DLA made for another is refused."""
+    config = read_dla_config(path)
+    name = os.path.basename(os.fspath(path))
+    if mllm_hidden_size is not None and mllm_hidden_size != config.mllm_hidden_size:
+        raise DLAMismatchError(
+            f"{name} was made for an MLLM of width {config.mllm_hidden_size}, but this MLLM has width "
+            f"{mllm_hidden_size}; pick the DLA trained for this MLLM"
+        )
+    if mllm_num_layers is not None and mllm_num_layers != config.mllm_num_layers:
+        raise DLAMismatchError(
+            f"{name} was made for an MLLM with {config.mllm_num_layers} layers, but this MLLM has "
+            f"{mllm_num_layers}; pick the DLA trained for this MLLM"
+        )
+    module = DualLayerAggregator(config)
+    try:
+        module.load_state_dict(load_file(os.fspath(path)), strict=True)
+    except RuntimeError as error:
+        raise DLAFileError(f"{name} does not hold the weights its config describes: {error}") from error
+    return module.to(device=device, dtype=dtype)

@@ -1,0 +1,245 @@
+"""Joint encoding of an instruction and its reference pictures by one transformers MLLM.
+
+Qwen2-VL, Qwen2.5-VL and Qwen3-VL are the first-class families; any image-text-to-text model whose
+processor expands one image placeholder per picture works the same way. Weights load from
+safetensors only and never run code shipped with the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Sequence
+
+import torch
+
+from .errors import InvalidImageError, ModelFolderError, PromptError
+from .features import MLLMFeatures, TokenRole, image_role
+from .images import ImageLike, resize_to_area, to_image_batch
+from .prompts import PromptFormat, check_instruction
+
+logger = logging.getLogger("squeeze")
+
+DEFAULT_VISION_PIXELS = 384 * 384
+QWEN_VL_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+
+
+def read_model_type(folder: str | os.PathLike) -> str:
+    """The ``model_type`` of an MLLM folder, after checking it can be loaded safely."""
+    folder = os.fspath(folder)
+    config_path = os.path.join(folder, "config.json")
+    if not os.path.isdir(folder):
+        raise ModelFolderError(f"no MLLM folder at {folder}: put a Hugging Face model folder in models/mllm")
+    if not os.path.isfile(config_path):
+        raise ModelFolderError(
+            f"{os.path.basename(folder)} has no config.json: an MLLM folder holds the files of a Hugging Face "
+            f"model (config.json, *.safetensors, tokenizer and processor files)"
+        )
+    if not any(name.endswith(".safetensors") for name in os.listdir(folder)):
+        raise ModelFolderError(
+            f"{os.path.basename(folder)} has no .safetensors weights; only safetensors are loaded (never pickled "
+            f".bin files): convert the weights to safetensors"
+        )
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            return str(json.load(handle).get("model_type", ""))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelFolderError(f"{config_path} is not valid JSON: {error}") from error
+
+
+class JointEncoder:
+    """Encodes one chat prompt holding the instruction and up to several pictures, keeping every layer."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        processor,
+        *,
+        source: str = "",
+        prompt_format: PromptFormat = PromptFormat(),
+        vision_pixel_budget: int = DEFAULT_VISION_PIXELS,
+    ):
+        self.model = model
+        self.processor = processor
+        self.source = source
+        self.prompt_format = prompt_format
+        self.vision_pixel_budget = vision_pixel_budget
+        tokenizer = processor.tokenizer
+        self.image_token_id = int(processor.image_token_id)
+        vocab = tokenizer.get_vocab()
+        if "<|vision_start|>" in vocab and "<|vision_end|>" in vocab:
+            self.image_placeholder = f"<|vision_start|>{processor.image_token}<|vision_end|>"
+        else:
+            self.image_placeholder = processor.image_token
+        image_processor = processor.image_processor
+        self.merge_size = int(getattr(image_processor, "merge_size", 1))
+        self.patch_factor = int(getattr(image_processor, "patch_size", 14)) * self.merge_size
+        self._prefix_tokens = len(tokenizer(prompt_format.prefix, add_special_tokens=False)["input_ids"])
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: str | os.PathLike,
+        *,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+        **options,
+    ) -> JointEncoder:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        folder = os.fspath(folder)
+        model_type = read_model_type(folder)
+        started = time.perf_counter()
+        try:
+            processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
+            model = AutoModelForImageTextToText.from_pretrained(
+                folder, dtype=dtype, use_safetensors=True, trust_remote_code=False
+            )
+        except (OSError, ValueError, KeyError) as error:
+            raise ModelFolderError(
+                f"could not load the MLLM in {os.path.basename(folder)} (model_type {model_type!r}): {error}"
+            ) from error
+        model.to(device).eval().requires_grad_(False)
+        logger.info("loaded MLLM %s (%s) in %.1fs", os.path.basename(folder), model_type, time.perf_counter() - started)
+        return cls(model, processor, source=os.path.basename(os.path.normpath(folder)), **options)
+
+    @property
+    def text_config(self):
+        config = self.model.config
+        return getattr(config, "text_config", config)
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.text_config.num_hidden_layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.text_config.hidden_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def resolve_layers(self, layers: Sequence[int] | None) -> tuple[int, ...]:
+        """Model layer indices to keep: None is all (0 = embeddings ... num_layers = final, normed)."""
+        top = self.num_layers
+        if layers is None:
+            return tuple(range(top + 1))
+        resolved = set()
+        for index in layers:
+            position = index + top + 1 if index < 0 else index
+            if not 0 <= position <= top:
+                raise ValueError(f"layer {index} does not exist: this MLLM has layers 0..{top} (or -1..-{top + 1})")
+            resolved.add(position)
+        if not resolved:
+            raise ValueError("capture at least one layer")
+        return tuple(sorted(resolved))
+
+    def _vision_inputs(self, references: list[torch.Tensor], batch: int, budget: int) -> list[torch.Tensor]:
+        """One [3, H, W] picture per (batch item, reference), in prompt order, resized to the budget."""
+        pictures = []
+        for row in range(batch):
+            for reference in references:
+                picture = reference[row if reference.shape[0] > 1 else 0]
+                pictures.append(resize_to_area(picture[None], budget, self.patch_factor, mode="bicubic")[0])
+        return pictures
+
+    @torch.inference_mode()
+    def encode(
+        self,
+        prompt: str | Sequence[str],
+        images: Sequence[ImageLike] = (),
+        *,
+        layers: Sequence[int] | None = None,
+        vision_pixel_budget: int | None = None,
+    ) -> MLLMFeatures:
+        """Encode the instruction(s) with the pictures as "Picture 1", "Picture 2", ... in one prompt.
+
+        A reference holding a batch of B frames gives B batch items (item b sees frame b); prompts
+        broadcast the same way.
+        """
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts:
+            raise PromptError("give at least one prompt")
+        prompts = [check_instruction(p) for p in prompts]
+        references = [to_image_batch(image) for image in images]
+        sizes = {len(prompts), *(r.shape[0] for r in references)} - {1}
+        if len(sizes) > 1:
+            raise InvalidImageError(
+                f"prompts and reference batches must have one common batch size (or 1); got sizes {sorted(sizes)}"
+            )
+        batch = sizes.pop() if sizes else 1
+        budget = vision_pixel_budget or self.vision_pixel_budget
+        texts = [
+            self.prompt_format.render(prompts[row if len(prompts) > 1 else 0], len(references), self.image_placeholder)
+            for row in range(batch)
+        ]
+        processor_kwargs = {}
+        if references:
+            processor_kwargs = dict(
+                images=self._vision_inputs(references, batch, budget),
+                do_rescale=False,
+                size={"shortest_edge": self.patch_factor**2, "longest_edge": max(budget, self.patch_factor**2) * 4},
+            )
+        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **processor_kwargs)
+        inputs = {key: value.to(self.device) if torch.is_tensor(value) else value for key, value in inputs.items()}
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        keep = self.resolve_layers(layers)
+        backbone = getattr(self.model, "model", self.model)
+        outputs = backbone(**inputs, output_hidden_states=True, use_cache=False, return_dict=True)
+        hidden = torch.stack([outputs.hidden_states[i] for i in keep])
+        grid = inputs.get("image_grid_thw")
+        tokens_per_image = [] if grid is None else (grid.prod(dim=-1) // self.merge_size**2).tolist()
+        roles = self._roles(inputs["input_ids"], inputs["attention_mask"], len(references), tokens_per_image)
+        return MLLMFeatures(
+            hidden_states=hidden,
+            attention_mask=inputs["attention_mask"].long(),
+            roles=roles,
+            layer_indices=keep,
+            num_model_layers=self.num_layers,
+            num_images=len(references),
+            source=self.source,
+        )
+
+    def _template_tokens(self) -> int:
+        drop = self.prompt_format.drop_template
+        if drop is True:
+            return self._prefix_tokens
+        return 0 if drop is False else int(drop)
+
+    def _roles(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, num_images: int, tokens_per_image: list[int]
+    ) -> torch.Tensor:
+        roles = torch.full_like(input_ids, int(TokenRole.TEXT))
+        roles[attention_mask == 0] = TokenRole.PAD
+        drop = self._template_tokens()
+        for row in range(input_ids.shape[0]):
+            real = attention_mask[row].nonzero().flatten()
+            roles[row, real[:drop]] = TokenRole.TEMPLATE
+            positions = (input_ids[row] == self.image_token_id).nonzero().flatten()
+            expected = tokens_per_image[row * num_images:(row + 1) * num_images]
+            for k, run in enumerate(_split_image_runs(positions, expected)):
+                roles[row, run] = image_role(k)
+        return roles
+
+
+def _split_image_runs(positions: torch.Tensor, expected: list[int]) -> list[torch.Tensor]:
+    """Split the image-token positions of one prompt into one run per picture.
+
+    Pictures are separate runs of placeholder tokens (Qwen wraps each in vision start/end tokens);
+    each run must hold exactly the tokens the processor's grid gives that picture.
+    """
+    if positions.numel() == 0:
+        runs: list[torch.Tensor] = []
+    else:
+        breaks = (positions.diff() != 1).nonzero().flatten() + 1
+        runs = list(torch.tensor_split(positions, breaks.tolist()))
+    if len(runs) != len(expected) and positions.numel() == sum(expected):
+        runs = list(torch.split(positions, expected))
+    found = [len(run) for run in runs]
+    if found != expected:
+        raise RuntimeError(f"image token runs {found} do not match the processor's grids {expected}")
+    return runs

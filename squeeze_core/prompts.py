@@ -1,0 +1,55 @@
+"""Chat templates and how much of them the diffusion model never sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import PromptError
+
+QWEN_IMAGE_EDIT_TEMPLATE = (
+    "<|im_start|>system\nDescribe the key features of the input image (color, shape, size, texture, objects, "
+    "background), then explain how the user's text instruction should alter or modify the image. Generate a new "
+    "image that meets the user's requirements while maintaining consistency with the original input where "
+    "appropriate.<|im_end|>\n<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+)
+QWEN_IMAGE_TEMPLATE = (
+    "<|im_start|>system\nDescribe the image by detailing the color, shape, size, texture, quantity, text, spatial "
+    "relationships of the objects and background:<|im_end|>\n<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+)
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """How the instruction and the pictures become one chat prompt.
+
+    ``drop_template``: True drops every token before the user's content (the system turn and the
+    user header), as Qwen-Image and ComfyUI do; an int drops that many tokens; False keeps all.
+    """
+
+    template: str = QWEN_IMAGE_EDIT_TEMPLATE
+    picture_label: str = "Picture {}: "
+    drop_template: bool | int = True
+
+    def __post_init__(self) -> None:
+        if self.template.count("{}") != 1:
+            raise PromptError("a prompt template must contain exactly one '{}' where the instruction goes")
+        if isinstance(self.drop_template, int) and not isinstance(self.drop_template, bool) and self.drop_template < 0:
+            raise PromptError(f"drop_template must be True, False or a token count >= 0, not {self.drop_template}")
+
+    @property
+    def prefix(self) -> str:
+        return self.template.split("{}")[0]
+
+    def render(self, instruction: str, num_images: int, image_placeholder: str) -> str:
+        pictures = "".join(
+            self.picture_label.format(k + 1) + image_placeholder for k in range(num_images)
+        )
+        return self.template.format(pictures + instruction)
+
+
+def check_instruction(instruction: str) -> str:
+    if not isinstance(instruction, str):
+        raise PromptError(f"the prompt must be text, not {type(instruction).__name__}")
+    if not instruction.strip():
+        raise PromptError("the prompt is empty: write an instruction such as 'the same toy on a beach at sunset'")
+    return instruction

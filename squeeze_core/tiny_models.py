@@ -1,0 +1,152 @@
+"""Tiny, deterministic, random-weight MLLMs of the real architectures, saved as Hugging Face folders.
+
+Tests and the demo use them where the real files (Qwen2.5-VL-7B and friends) would be: the same
+``from_pretrained(folder)`` code loads both. Nothing is downloaded: the byte-level BPE tokenizer is
+trained here on a small fixed corpus with the Qwen chat and vision special tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import torch
+
+QWEN_SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+
+_CORPUS = (
+    "Describe the key features of the input image (color, shape, size, texture, objects, background), then "
+    "explain how the user's text instruction should alter or modify the image. Generate a new image that meets "
+    "the user's requirements while maintaining consistency with the original input where appropriate.",
+    "Describe the image by detailing the color, shape, size, texture, quantity, text, spatial relationships of "
+    "the objects and background:",
+    "system user assistant Picture 1: Picture 2: Picture 3: Picture 4:",
+    "put it small in the top left on a blue background; make the cat red; show the dog on a beach at sunset; "
+    "the same toy, twice, rotated, large, in the centre, bottom right, green, yellow, white, black, striped, "
+    "dotted, a photo of a person wearing a hat in the snow.",
+)
+
+
+@dataclass(frozen=True)
+class TinyMLLMSpec:
+    family: str = "qwen2_5_vl"
+    hidden_size: int = 32
+    num_layers: int = 4
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    vision_hidden_size: int = 32
+    vision_depth: int = 2
+    vocab_size: int = 512
+    seed: int = 0
+
+
+FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+
+
+def build_tiny_tokenizer(vocab_size: int = 512):
+    """A Qwen-style byte-level BPE tokenizer with the chat and vision special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(QWEN_SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_CORPUS, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+
+
+def _config(spec: TinyMLLMSpec, vocab: int, ids: dict[str, int]):
+    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig
+
+    head_dim = spec.hidden_size // spec.num_heads
+    half = head_dim // 2
+    mrope = [half - 2 * (half // 4), half // 4, half // 4]
+    text = dict(
+        vocab_size=vocab, hidden_size=spec.hidden_size, intermediate_size=2 * spec.hidden_size,
+        num_hidden_layers=spec.num_layers, num_attention_heads=spec.num_heads,
+        num_key_value_heads=spec.num_kv_heads, max_position_embeddings=8192,
+        bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
+    )
+    tokens = dict(
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )
+    width, depth = spec.vision_hidden_size, spec.vision_depth
+    if spec.family == "qwen2_vl":
+        text["rope_scaling"] = {"type": "mrope", "mrope_section": mrope}
+        vision = dict(depth=depth, embed_dim=width, hidden_size=spec.hidden_size, num_heads=4, mlp_ratio=2,
+                      patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
+        return Qwen2VLConfig(text_config=text, vision_config=vision, **tokens)
+    if spec.family == "qwen2_5_vl":
+        text["rope_scaling"] = {"type": "mrope", "mrope_section": mrope}
+        vision = dict(depth=depth, hidden_size=width, intermediate_size=2 * width, out_hidden_size=spec.hidden_size,
+                      num_heads=4, patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
+                      fullatt_block_indexes=[depth - 1])
+        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **tokens)
+    if spec.family == "qwen3_vl":
+        text["head_dim"] = head_dim
+        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope,
+                                   "mrope_interleaved": True}
+        vision = dict(depth=depth, hidden_size=width, intermediate_size=2 * width, out_hidden_size=spec.hidden_size,
+                      num_heads=4, patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
+                      num_position_embeddings=64, deepstack_visual_indexes=[0])
+        return Qwen3VLConfig(text_config=text, vision_config=vision, **tokens)
+    raise ValueError(f"unknown tiny MLLM family {spec.family!r}; choose one of {FAMILIES}")
+
+
+def _processor(family: str, tokenizer):
+    from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen3VLProcessor
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+    if family == "qwen3_vl":
+        image = Qwen2VLImageProcessor(patch_size=16, merge_size=2, min_pixels=32 * 32, max_pixels=4096 * 32 * 32)
+        return Qwen3VLProcessor(image_processor=image, tokenizer=tokenizer,
+                                video_processor=Qwen3VLVideoProcessor(patch_size=16))
+    image = Qwen2VLImageProcessor(patch_size=14, merge_size=2, min_pixels=28 * 28, max_pixels=4096 * 28 * 28)
+    return Qwen2VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor())
+
+
+def build_tiny_mllm(folder: str | os.PathLike, spec: TinyMLLMSpec = TinyMLLMSpec()) -> str:
+    """Write a tiny MLLM folder (config, safetensors, tokenizer, processor); returns its path.
+
+    The same spec always gives the same weights. An existing complete folder is kept as it is.
+    """
+    from transformers import AutoModelForImageTextToText
+
+    folder = os.fspath(folder)
+    if os.path.isfile(os.path.join(folder, "model.safetensors")):
+        return folder
+    tokenizer = build_tiny_tokenizer(spec.vocab_size)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN_SPECIAL_TOKENS}
+    config = _config(spec, len(tokenizer), ids)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(spec.seed)
+    try:
+        model = AutoModelForImageTextToText.from_config(config)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    staging = f"{folder}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    _processor(spec.family, tokenizer).save_pretrained(staging)
+    model.save_pretrained(staging, safe_serialization=True)
+    os.makedirs(os.path.dirname(os.path.abspath(folder)), exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+    return folder
