@@ -95,7 +95,8 @@ def size_for_area(height: int, width: int, area: int, multiple: int = 1) -> tupl
     scale = math.sqrt(area / (height * width))
     new_h = max(multiple, round(height * scale / multiple) * multiple)
     new_w = max(multiple, round(width * scale / multiple) * multiple)
-    return new_h, new_w
+    longest = max(multiple, int(min(new_h, new_w) * _MAX_ASPECT) // multiple * multiple)
+    return min(new_h, longest), min(new_w, longest)
 
 
 def resize_to_area(images: torch.Tensor, area: int, multiple: int = 1, mode: str = "area") -> torch.Tensor:

@@ -25,13 +25,14 @@ class Curve:
     """A piecewise-linear function of progress through ``points`` (p, value in 0..1), flat outside them.
 
     Two points may share one p to make a step: the later value holds from that p on, so a
-    breakpoint set at p takes effect exactly at p.
+    breakpoint set at p takes effect exactly at p. A point repeated in a row counts once.
     """
 
     points: tuple[tuple[float, float], ...]
 
     def __post_init__(self) -> None:
-        points = tuple((float(p), float(v)) for p, v in self.points)
+        given = [(float(p), float(v)) for p, v in self.points]
+        points = tuple(point for i, point in enumerate(given) if i == 0 or point != given[i - 1])
         object.__setattr__(self, "points", points)
         if not points:
             raise ScheduleError("a schedule curve needs at least one (progress, weight) point")
