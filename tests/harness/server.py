@@ -1,0 +1,161 @@
+"""A real ComfyUI server in a subprocess: its own base directory, a free port, stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+
+from .comfyui_tree import comfyui_path
+
+PACK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACK_NAME = "ComfyUI-Squeeze"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class ComfyServer:
+    """One ComfyUI process; ``base`` holds its custom_nodes, models, input and output folders."""
+
+    base: str
+    extra_nodes: list[str] = field(default_factory=list)
+    port: int = 0
+    process: subprocess.Popen | None = None
+    log_path: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def models(self, *parts: str) -> str:
+        path = os.path.join(self.base, "models", *parts)
+        os.makedirs(os.path.dirname(path) if "." in os.path.basename(path) else path, exist_ok=True)
+        return path
+
+    def start(self, timeout: float = 120.0) -> ComfyServer:
+        comfy = comfyui_path()
+        nodes_dir = os.path.join(self.base, "custom_nodes")
+        os.makedirs(nodes_dir, exist_ok=True)
+        for folder in ("input", "output", "temp", "user"):
+            os.makedirs(os.path.join(self.base, folder), exist_ok=True)
+        for source in [PACK_ROOT, *self.extra_nodes]:
+            name = PACK_NAME if source == PACK_ROOT else os.path.basename(source)
+            link = os.path.join(nodes_dir, name)
+            if not os.path.lexists(link):
+                os.symlink(source, link)
+        self.port = self.port or _free_port()
+        self.log_path = os.path.join(self.base, "comfyui.log")
+        command = [
+            sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+            "--base-directory", self.base, "--database-url", "sqlite:///:memory:", "--disable-api-nodes",
+            "--disable-auto-launch",
+        ]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, cwd=comfy, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                self.get("/object_info/KSampler")
+                return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"ComfyUI did not answer within {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as log:
+                return log.read()[-chars:]
+        except OSError:
+            return ""
+
+    def request(self, path: str, payload: dict | None = None, timeout: float = 60.0):
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body = response.read()
+                return response.status, (json.loads(body) if body else None)
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            try:
+                return error.code, json.loads(body)
+            except json.JSONDecodeError:
+                return error.code, body.decode(errors="replace")
+
+    def get(self, path: str):
+        status, body = self.request(path)
+        if status != 200:
+            raise RuntimeError(f"GET {path} answered {status}: {body}")
+        return body
+
+    def queue(self, prompt: dict) -> tuple[int, dict]:
+        """POST a prompt; returns (HTTP status, body) so tests can read validation errors."""
+        return self.request("/prompt", {"prompt": prompt, "client_id": uuid.uuid4().hex})
+
+    def wait(self, prompt_id: str, timeout: float = 600.0) -> dict:
+        """The /history entry of a finished prompt (success or error)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            history = self.get(f"/history/{prompt_id}")
+            if prompt_id in history and history[prompt_id].get("status", {}).get("completed") is not None:
+                entry = history[prompt_id]
+                if entry["status"].get("status_str") in ("success", "error"):
+                    return entry
+            time.sleep(0.25)
+        raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout}s:\n{self.log_tail()}")
+
+    def run(self, prompt: dict, timeout: float = 600.0) -> dict:
+        """Queue a prompt and wait for it; raises with the server's own words if it was refused."""
+        status, body = self.queue(prompt)
+        if status != 200:
+            raise PromptRefused(body)
+        return self.wait(body["prompt_id"], timeout)
+
+    def output_images(self, entry: dict) -> list[str]:
+        paths = []
+        for node_output in entry.get("outputs", {}).values():
+            for image in node_output.get("images", []):
+                paths.append(os.path.join(self.base, image.get("type", "output"), image.get("subfolder", ""),
+                                          image["filename"]))
+        return paths
+
+
+class PromptRefused(RuntimeError):
+    def __init__(self, body):
+        super().__init__(json.dumps(body, indent=1) if isinstance(body, dict) else str(body))
+        self.body = body
+
+
+def execution_error(entry: dict) -> dict | None:
+    """The execution_error message of a failed /history entry, if any."""
+    for kind, message in entry.get("status", {}).get("messages", []):
+        if kind == "execution_error":
+            return message
+    return None
