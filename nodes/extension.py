@@ -4,11 +4,28 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
+from .conditioning import SqueezeDLAAggregate, SqueezeVAEIdentityEncode
+from .encode import SqueezeCLIPJointEncode, SqueezeMLLMEncode
+from .loaders import SqueezeDLALoader, SqueezeMLLMLoader
+from .model_folders import register_model_folders
+from .sampling import SqueezeMultiStageKSampler
+
+NODES = [
+    SqueezeMLLMLoader,
+    SqueezeMLLMEncode,
+    SqueezeCLIPJointEncode,
+    SqueezeDLALoader,
+    SqueezeDLAAggregate,
+    SqueezeVAEIdentityEncode,
+    SqueezeMultiStageKSampler,
+]
+
 
 class SqueezeExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return []
+        register_model_folders()
+        return NODES
 
 
 async def comfy_entrypoint() -> SqueezeExtension:

@@ -153,3 +153,36 @@ class StageSchedule:
 def progress_from_noise_level(t: float) -> float:
     """Sampling progress for a flow-matching noise level t in 0..1 (t = sigma for these models)."""
     return min(1.0, max(0.0, 1.0 - float(t)))
+
+
+def parse_points(text: str) -> tuple[tuple[float, float], ...]:
+    """Read breakpoints written as ``"0:0, 0.05:0, 0.05:1"`` (progress:value pairs)."""
+    points = []
+    for item in text.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        try:
+            progress, value = (float(part) for part in item.split(":"))
+        except ValueError as error:
+            raise ScheduleError(
+                f"cannot read breakpoint '{item.strip()}': write progress:value pairs such as '0:0, 0.05:0, 0.05:1'"
+            ) from error
+        points.append((progress, value))
+    return tuple(points)
+
+
+def schedule_from_preset(
+    preset: str, first: float, second: float, identity_strength: float = 1.0,
+    semantic_points: str = "", identity_points: str = "",
+) -> StageSchedule:
+    """Build a schedule from a preset name and its two switch points (or custom breakpoint text)."""
+    if preset == "always":
+        return StageSchedule.always(identity_strength)
+    if preset == "paper":
+        return StageSchedule.paper(first, second, identity_strength=identity_strength)
+    if preset == "semantic_first":
+        return StageSchedule.semantic_first(first, second, identity_strength=identity_strength)
+    if preset == "custom":
+        return StageSchedule.custom(parse_points(semantic_points or "0:1"), parse_points(identity_points or "0:1"),
+                                    identity_strength=identity_strength)
+    raise ScheduleError(f"unknown schedule preset '{preset}'; choose one of {', '.join(PRESETS)}")

@@ -29,3 +29,13 @@ def encoder(request, tiny_mllm_folder) -> JointEncoder:
 @pytest.fixture(scope="session")
 def qwen25_encoder(tiny_mllm_folder) -> JointEncoder:
     return JointEncoder.from_folder(tiny_mllm_folder("qwen2_5_vl"))
+
+
+@pytest.fixture(scope="session")
+def comfy_server(tmp_path_factory):
+    """A real ComfyUI server (the cached 0.3.75 tree, or $COMFYUI_PATH) with this pack linked in."""
+    from tests.harness.server import ComfyServer
+
+    server = ComfyServer(str(tmp_path_factory.mktemp("comfyui_base"))).start()
+    yield server
+    server.stop()

@@ -1,0 +1,93 @@
+"""Conditioning nodes: MLLM features into a stock CONDITIONING, and VAE identity latents onto it."""
+
+from __future__ import annotations
+
+import comfy.model_management as mm
+import node_helpers
+import torch
+from comfy_api.latest import io
+
+from ..squeeze_core.dla import base_conditioning
+from ..squeeze_core.identity import encode_identity
+
+from .errors import node_errors
+from .images import connected_images, image_inputs
+from .types import DLA, FEATURES
+
+ROLES_KEY = "squeeze_token_roles"
+"""Per-token roles of the context, kept in the conditioning so the stage sampler finds the image tokens."""
+
+
+class SqueezeDLAAggregate(io.ComfyNode):
+    DISPLAY = "Squeeze DLA Aggregate"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeDLAAggregate",
+            display_name=cls.DISPLAY,
+            category="squeeze/conditioning",
+            description="Turns the MLLM's layers into the diffusion model's context with Dual Layer Aggregation. "
+            "Without a DLA the base model's own conditioning passes through (last layer, template dropped), "
+            "exactly as the stock Qwen-Image-Edit nodes give it.",
+            inputs=[
+                FEATURES.Input("features", tooltip="From Squeeze MLLM Joint Encode or Squeeze CLIP Joint Encode."),
+                DLA.Input("dla", optional=True, tooltip="From Squeeze DLA Loader; leave empty for the base "
+                          "model's own conditioning."),
+            ],
+            outputs=[io.Conditioning.Output(display_name="conditioning",
+                                            tooltip="Stock conditioning: chain Squeeze VAE Identity Encode, "
+                                            "ControlNets or any sampler.")],
+        )
+
+    @classmethod
+    def execute(cls, features, dla=None) -> io.NodeOutput:
+        with node_errors(cls.DISPLAY):
+            if dla is None:
+                aggregated = base_conditioning(features)
+            else:
+                module = dla.ready()
+                with torch.no_grad():
+                    aggregated = module(features)
+        extras = {"pooled_output": None, ROLES_KEY: aggregated.roles.cpu()}
+        if not bool(aggregated.attention_mask.all()):
+            extras["attention_mask"] = aggregated.attention_mask.to(mm.intermediate_device())
+        context = aggregated.context.to(device=mm.intermediate_device(), dtype=torch.float32)
+        return io.NodeOutput([[context, extras]])
+
+
+class SqueezeVAEIdentityEncode(io.ComfyNode):
+    DISPLAY = "Squeeze VAE Identity Encode"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeVAEIdentityEncode",
+            display_name=cls.DISPLAY,
+            category="squeeze/conditioning",
+            description="Encodes each reference picture with the diffusion model's own VAE and attaches the "
+            "latents as reference_latents (read by Qwen-Image-Edit, FLUX.1 Kontext, FLUX.2...): the fine "
+            "identity detail the MLLM's tokens lose.",
+            inputs=[
+                io.Conditioning.Input("conditioning", tooltip="Usually from Squeeze DLA Aggregate."),
+                io.Vae.Input("vae", tooltip="The diffusion model's VAE."),
+                *image_inputs("encoded by the VAE; connect them in the same order as for the MLLM"),
+                io.Int.Input("identity_resolution", default=1024, min=64, max=4096, step=8,
+                             tooltip="Each reference is resized to about this many pixels squared (aspect kept, "
+                             "sides a multiple of 8) before the VAE; 1024 as the stock Qwen edit nodes do."),
+            ],
+            outputs=[io.Conditioning.Output(display_name="conditioning",
+                                            tooltip="The conditioning with one reference latent per picture.")],
+        )
+
+    @classmethod
+    def execute(cls, conditioning, vae, identity_resolution: int, **images) -> io.NodeOutput:
+        references = connected_images(**images)
+        if not references:
+            return io.NodeOutput(conditioning)
+        with node_errors(cls.DISPLAY):
+            latents = encode_identity(references, lambda pixels: vae.encode(pixels.movedim(1, -1)),
+                                      pixel_budget=identity_resolution * identity_resolution, multiple=8)
+        return io.NodeOutput(
+            node_helpers.conditioning_set_values(conditioning, {"reference_latents": latents}, append=True)
+        )

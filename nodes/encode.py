@@ -1,0 +1,79 @@
+"""Joint-encode nodes: instruction and reference pictures through one MLLM, every layer kept."""
+
+from __future__ import annotations
+
+import comfy.model_management as mm
+from comfy_api.latest import io
+
+from .clip_joint import encode_with_clip
+from .errors import node_errors
+from .images import connected_images, image_inputs
+from .types import FEATURES, MLLM
+
+
+def _prompt_input() -> io.String.Input:
+    return io.String.Input("prompt", multiline=True, dynamic_prompts=True,
+                           tooltip="The instruction. Name the references as 'Picture 1', 'Picture 2', ... "
+                           "(e.g. 'Put the toy from Picture 1 on a beach at sunset').")
+
+
+def _vision_input() -> io.Int.Input:
+    return io.Int.Input("vision_resolution", default=384, min=28, max=2048, step=4,
+                        tooltip="Each picture reaches the MLLM's vision tower at about this many pixels squared "
+                        "(aspect kept). 384 is what Qwen-Image-Edit-Plus uses; larger costs more tokens.")
+
+
+def _features_output() -> io.Output:
+    return FEATURES.Output(display_name="features",
+                           tooltip="Every MLLM layer of the joint encoding, each token tagged template, text or "
+                           "image k: for Squeeze DLA Aggregate.")
+
+
+class SqueezeMLLMEncode(io.ComfyNode):
+    DISPLAY = "Squeeze MLLM Joint Encode"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeMLLMEncode",
+            display_name=cls.DISPLAY,
+            category="squeeze/conditioning",
+            description="Encodes the instruction and up to four reference pictures together in one chat prompt "
+            "of a transformers MLLM, keeping the hidden states of every layer.",
+            inputs=[MLLM.Input("mllm", tooltip="From Squeeze MLLM Loader."), _prompt_input(),
+                    *image_inputs("seen by the MLLM"), _vision_input()],
+            outputs=[_features_output()],
+        )
+
+    @classmethod
+    def execute(cls, mllm, prompt: str, vision_resolution: int, **images) -> io.NodeOutput:
+        with node_errors(cls.DISPLAY):
+            encoder = mllm.ready()
+            features = encoder.encode(prompt, connected_images(**images),
+                                      vision_pixel_budget=vision_resolution * vision_resolution)
+        return io.NodeOutput(features.to(mm.intermediate_device()))
+
+
+class SqueezeCLIPJointEncode(io.ComfyNode):
+    DISPLAY = "Squeeze CLIP Joint Encode"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeCLIPJointEncode",
+            display_name=cls.DISPLAY,
+            category="squeeze/conditioning",
+            description="Joint encoding with the Qwen2.5-VL text encoder you already use for Qwen-Image-Edit "
+            "(CLIPLoader, type qwen_image): instruction and pictures in one prompt, every layer kept.",
+            inputs=[io.Clip.Input("clip", tooltip="A Qwen2.5-VL text encoder loaded with CLIPLoader, type "
+                                  "qwen_image."),
+                    _prompt_input(), *image_inputs("seen by the text encoder"), _vision_input()],
+            outputs=[_features_output()],
+        )
+
+    @classmethod
+    def execute(cls, clip, prompt: str, vision_resolution: int, **images) -> io.NodeOutput:
+        with node_errors(cls.DISPLAY):
+            features = encode_with_clip(clip, prompt, connected_images(**images),
+                                        vision_resolution * vision_resolution)
+        return io.NodeOutput(features.to(mm.intermediate_device()))

@@ -1,0 +1,22 @@
+"""The optional image1..image4 sockets shared by the pack's encode nodes."""
+
+from __future__ import annotations
+
+import torch
+from comfy_api.latest import io
+
+IMAGE_SLOTS = ("image1", "image2", "image3", "image4")
+
+
+def image_inputs(purpose: str) -> list[io.Image.Input]:
+    return [
+        io.Image.Input(slot, optional=True,
+                       tooltip=f"Reference picture {k + 1} ('Picture {k + 1}' in the prompt) {purpose}. "
+                       f"A batch of frames gives one result per frame.")
+        for k, slot in enumerate(IMAGE_SLOTS)
+    ]
+
+
+def connected_images(**slots: torch.Tensor | None) -> list[torch.Tensor]:
+    """The connected references in slot order (empty slots are skipped; numbering stays compact)."""
+    return [slots[name] for name in IMAGE_SLOTS if slots.get(name) is not None]

@@ -1,0 +1,93 @@
+"""The multi-stage KSampler: the stock KSampler's inputs plus a stage schedule."""
+
+from __future__ import annotations
+
+import comfy.sample
+import comfy.samplers
+import comfy.model_management
+import comfy.utils
+import latent_preview
+from comfy_api.latest import io
+
+from ..squeeze_core.schedule import PRESETS, schedule_from_preset
+
+from .errors import node_errors
+from .stage_guider import SqueezeStageGuider
+
+
+def schedule_inputs() -> list[io.Input]:
+    return [
+        io.Combo.Input("schedule", options=list(PRESETS), default="paper",
+                       tooltip="always: references on every step (stock behaviour). paper: MLLM only, then MLLM and "
+                       "VAE, then VAE-focused. semantic_first: identity ramps in between the two switches. "
+                       "custom: the breakpoint texts below."),
+        io.Float.Input("switch_1", default=0.05, min=0.0, max=1.0, step=0.01,
+                       tooltip="Fraction of the trajectory (0 = pure noise) where the references come in "
+                       "(paper: 0.05, i.e. noise level 0.95) or where the identity ramp starts."),
+        io.Float.Input("switch_2", default=0.15, min=0.0, max=1.0, step=0.01,
+                       tooltip="Where the VAE-focused phase begins (paper: 0.15, noise level 0.85) or the ramp "
+                       "reaches full identity."),
+        io.Float.Input("identity_strength", default=1.0, min=0.0, max=2.0, step=0.05,
+                       tooltip="Global weight of the references' VAE latents; 0 turns them off."),
+        io.String.Input("semantic_breakpoints", default="0:1, 0.15:1, 0.15:0", optional=True,
+                        tooltip="custom only: progress:weight pairs for the MLLM's image tokens."),
+        io.String.Input("identity_breakpoints", default="0:0, 0.05:0, 0.05:1", optional=True,
+                        tooltip="custom only: progress:weight pairs for the reference latents."),
+    ]
+
+
+class SqueezeMultiStageKSampler(io.ComfyNode):
+    DISPLAY = "Squeeze Multi-Stage KSampler"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeMultiStageKSampler",
+            display_name=cls.DISPLAY,
+            category="squeeze/sampling",
+            description="The stock KSampler with a stage schedule: early steps follow the MLLM's semantics "
+            "(layout, pose), later steps bring in the references' VAE identity, which avoids copy-paste. "
+            "With schedule 'always' it is the stock KSampler exactly.",
+            inputs=[
+                io.Model.Input("model", tooltip="The diffusion model (e.g. Qwen-Image-Edit)."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="The random seed used for creating the noise."),
+                io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Number of denoising steps."),
+                io.Float.Input("cfg", default=2.5, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="Classifier-free guidance scale (the paper uses 2.5)."),
+                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS,
+                               tooltip="The sampling algorithm."),
+                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS,
+                               tooltip="How noise levels are spaced over the steps."),
+                io.Conditioning.Input("positive", tooltip="From Squeeze VAE Identity Encode (or any conditioning)."),
+                io.Conditioning.Input("negative", tooltip="What to steer away from."),
+                io.Latent.Input("latent_image", tooltip="The latent to denoise."),
+                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Below 1 keeps part of the input latent (image to image)."),
+                *schedule_inputs(),
+            ],
+            outputs=[io.Latent.Output(display_name="latent", tooltip="The denoised latent.")],
+        )
+
+    @classmethod
+    def execute(cls, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise,
+                schedule, switch_1, switch_2, identity_strength, semantic_breakpoints="",
+                identity_breakpoints="") -> io.NodeOutput:
+        with node_errors(cls.DISPLAY):
+            stages = schedule_from_preset(schedule, switch_1, switch_2, identity_strength, semantic_breakpoints,
+                                          identity_breakpoints)
+        latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
+        noise = comfy.sample.prepare_noise(latent, seed, latent_image.get("batch_index"))
+        sigmas = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler=sampler_name,
+                                         scheduler=scheduler, denoise=denoise,
+                                         model_options=model.model_options).sigmas
+        guider = SqueezeStageGuider(model, stages)
+        guider.set_conds(positive, negative)
+        guider.set_cfg(cfg)
+        samples = guider.sample(noise, latent, comfy.samplers.sampler_object(sampler_name), sigmas,
+                                denoise_mask=latent_image.get("noise_mask"),
+                                callback=latent_preview.prepare_callback(model, steps),
+                                disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+        out = dict(latent_image)
+        out["samples"] = samples.to(comfy.model_management.intermediate_device())
+        return io.NodeOutput(out)
