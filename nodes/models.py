@@ -12,9 +12,19 @@ from ..squeeze_core.dla import DualLayerAggregator
 from ..squeeze_core.joint_encoder import JointEncoder
 
 
+class _Holder(torch.nn.Module):
+    """Gives ModelPatcher the writable ``device`` attribute that transformers models lack."""
+
+    def __init__(self, module: torch.nn.Module, device: torch.device):
+        super().__init__()
+        self.module = module
+        self.device = device
+
+
 def _patcher(module: torch.nn.Module, load_device, offload_device) -> comfy.model_patcher.ModelPatcher:
     size = sum(p.numel() * p.element_size() for p in module.parameters())
-    return comfy.model_patcher.ModelPatcher(module, load_device=load_device, offload_device=offload_device, size=size)
+    holder = _Holder(module, next(module.parameters()).device)
+    return comfy.model_patcher.ModelPatcher(holder, load_device=load_device, offload_device=offload_device, size=size)
 
 
 @dataclass

@@ -23,10 +23,11 @@ logger = logging.getLogger("squeeze")
 
 
 def step_progress(model_sampling, sigma: torch.Tensor) -> float:
-    """Sampling progress of a step: 1 - t, with t the model's noise level in 0..1 (t = sigma for flow models)."""
-    timestep = float(model_sampling.timestep(sigma.flatten()[:1].float()).item())
-    scale = float(getattr(model_sampling, "multiplier", 1000.0))
-    return progress_from_noise_level(timestep / scale)
+    """Sampling progress of a step: 1 - t, with t the model's timestep scaled to 0..1 by the timestep at
+    sigma_max (for flow models such as Qwen-Image and FLUX, t is the sigma itself)."""
+    timestep = float(model_sampling.timestep(sigma.flatten()[:1].float()))
+    top = float(model_sampling.timestep(torch.as_tensor(model_sampling.sigma_max, dtype=torch.float32)))
+    return progress_from_noise_level(timestep / top)
 
 
 def _gate(cond: dict, semantic_on: bool, identity_on: tuple[bool, ...]) -> dict:

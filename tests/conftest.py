@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from squeeze_core.joint_encoder import JointEncoder
 from squeeze_core.tiny_models import FAMILIES, TinyMLLMSpec, build_tiny_mllm
+
+TEST_NODES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "comfy_nodes", "squeeze_test_nodes")
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +40,8 @@ def comfy_server(tmp_path_factory):
     """A real ComfyUI server (the cached 0.3.75 tree, or $COMFYUI_PATH) with this pack linked in."""
     from tests.harness.server import ComfyServer
 
-    server = ComfyServer(str(tmp_path_factory.mktemp("comfyui_base"))).start()
+    base = tmp_path_factory.mktemp("comfyui_base")
+    build_tiny_mllm(base / "models" / "mllm" / "tiny-qwen2.5-vl", TinyMLLMSpec(family="qwen2_5_vl"))
+    server = ComfyServer(str(base), extra_nodes=[TEST_NODES]).start()
     yield server
     server.stop()

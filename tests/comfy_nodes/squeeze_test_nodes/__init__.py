@@ -1,0 +1,108 @@
+"""Test-only ComfyUI nodes: tiny stand-ins of the real model classes and a recorder of model calls.
+
+The harness links this folder into custom_nodes beside the pack. The stock loaders cannot load
+tiny widths (their sizes are fixed or detected from only a few keys), so these build ComfyUI's own
+classes at tiny size with deterministic weights. Nothing here ships with the pack.
+"""
+
+import json
+import os
+
+import comfy.model_management as mm
+import comfy.model_patcher
+import comfy.sd
+import comfy.supported_models
+import folder_paths
+import torch
+from comfy.ldm.wan.vae import WanVAE
+
+
+def _initialise(module: torch.nn.Module, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if parameter.ndim == 1:
+                parameter.copy_(torch.ones_like(parameter) if "norm" in name else torch.zeros_like(parameter))
+            else:
+                fan_in = parameter[0].numel()
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) / fan_in**0.5)
+
+
+class SqueezeTestTinyQwenImage:
+    """A Qwen-Image diffusion model of tiny width, built from comfy.supported_models.QwenImage."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"context_dim": ("INT", {"default": 32, "min": 8, "max": 4096}),
+                             "num_layers": ("INT", {"default": 1, "min": 1, "max": 8}),
+                             "seed": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "build"
+    CATEGORY = "squeeze_test"
+
+    def build(self, context_dim, num_layers, seed):
+        unet_config = {"image_model": "qwen_image", "num_layers": num_layers, "attention_head_dim": 16,
+                       "num_attention_heads": 2, "joint_attention_dim": context_dim, "axes_dims_rope": (4, 6, 6),
+                       "in_channels": 64, "out_channels": 16, "patch_size": 2}
+        config = comfy.supported_models.QwenImage(unet_config)
+        config.set_inference_dtype(torch.float32, None)
+        model = config.get_model({})
+        _initialise(model.diffusion_model, seed)
+        patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(),
+                                                   offload_device=mm.unet_offload_device())
+        return (patcher,)
+
+
+class SqueezeTestTinyVAE:
+    """ComfyUI's Qwen-Image (Wan 2.1) VAE at width 8, loaded through comfy.sd.VAE like a file would be."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"seed": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("VAE",)
+    FUNCTION = "build"
+    CATEGORY = "squeeze_test"
+
+    def build(self, seed):
+        module = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                        temperal_downsample=[False, True, True])
+        _initialise(module, seed)
+        return (comfy.sd.VAE(sd=module.state_dict()),)
+
+
+class SqueezeTestRecordCalls:
+    """Records, for every diffusion-model call, the sigma, context length and reference-latent count."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",), "log_name": ("STRING", {"default": "calls.jsonl"})}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "patch"
+    CATEGORY = "squeeze_test"
+
+    def patch(self, model, log_name):
+        path = os.path.join(folder_paths.get_output_directory(), log_name)
+
+        def record(apply_model, args):
+            c = args["c"]
+            references = c.get("ref_latents") or []
+            entry = {"sigma": float(args["timestep"].flatten()[0]), "batch": int(args["input"].shape[0]),
+                     "context_tokens": int(c["c_crossattn"].shape[1]), "references": len(references),
+                     "reference_shapes": [list(r.shape) for r in references]}
+            with open(path, "a", encoding="utf-8") as log:
+                log.write(json.dumps(entry) + "\n")
+            return apply_model(args["input"], args["timestep"], **c)
+
+        patched = model.clone()
+        patched.set_model_unet_function_wrapper(record)
+        return (patched,)
+
+
+NODE_CLASS_MAPPINGS = {
+    "SqueezeTestTinyQwenImage": SqueezeTestTinyQwenImage,
+    "SqueezeTestTinyVAE": SqueezeTestTinyVAE,
+    "SqueezeTestRecordCalls": SqueezeTestRecordCalls,
+}

@@ -1,0 +1,63 @@
+"""API-format prompts of the pack's pipeline on test-only tiny models, as a client would send them."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+TINY_MLLM = "tiny-qwen2.5-vl"
+
+
+def write_reference(server_base: str, name: str, size=(96, 64), colour=(200, 40, 40), mode="RGB") -> str:
+    """A flat subject on grey, saved in the server's input folder; returns its file name."""
+    width, height = size
+    pixels = np.full((height, width, 3), 120, dtype=np.uint8)
+    pixels[height // 4: 3 * height // 4, width // 4: 3 * width // 4] = colour
+    image = Image.fromarray(pixels)
+    if mode != "RGB":
+        image = image.convert(mode)
+    image.save(os.path.join(server_base, "input", name))
+    return name
+
+
+def tiny_pipeline(reference: str, prompt: str = "put it small in the top left", sampler: dict | None = None,
+                  seed: int = 1, steps: int = 4, record: str | None = None, size: int = 64) -> dict:
+    """MLLM joint encode -> DLA aggregate (no DLA) -> VAE identity -> sampler -> SaveLatent."""
+    model_ref = ["model", 0]
+    graph = {
+        "model": {"class_type": "SqueezeTestTinyQwenImage", "inputs": {"context_dim": 32, "num_layers": 1,
+                                                                       "seed": 0}},
+        "vae": {"class_type": "SqueezeTestTinyVAE", "inputs": {"seed": 0}},
+        "mllm": {"class_type": "SqueezeMLLMLoader", "inputs": {"mllm_name": TINY_MLLM, "dtype": "float32"}},
+        "image": {"class_type": "LoadImage", "inputs": {"image": reference}},
+        "encode": {"class_type": "SqueezeMLLMEncode",
+                   "inputs": {"mllm": ["mllm", 0], "prompt": prompt, "image1": ["image", 0],
+                              "vision_resolution": 112}},
+        "aggregate": {"class_type": "SqueezeDLAAggregate", "inputs": {"features": ["encode", 0]}},
+        "identity": {"class_type": "SqueezeVAEIdentityEncode",
+                     "inputs": {"conditioning": ["aggregate", 0], "vae": ["vae", 0], "image1": ["image", 0],
+                                "identity_resolution": 64}},
+        "negative": {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["aggregate", 0]}},
+        "latent": {"class_type": "EmptySD3LatentImage", "inputs": {"width": size, "height": size,
+                                                                   "batch_size": 1}},
+        "save": {"class_type": "SaveLatent", "inputs": {"samples": ["sampler", 0],
+                                                        "filename_prefix": f"latents/seed{seed}"}},
+    }
+    if record:
+        graph["record"] = {"class_type": "SqueezeTestRecordCalls", "inputs": {"model": model_ref,
+                                                                               "log_name": record}}
+        model_ref = ["record", 0]
+    common = {"model": model_ref, "seed": seed, "steps": steps, "cfg": 2.5, "sampler_name": "euler",
+              "scheduler": "simple", "positive": ["identity", 0], "negative": ["negative", 0],
+              "latent_image": ["latent", 0], "denoise": 1.0}
+    sampler = sampler or {"class_type": "KSampler"}
+    graph["sampler"] = {"class_type": sampler["class_type"], "inputs": {**common, **sampler.get("inputs", {})}}
+    return graph
+
+
+def multi_stage(schedule: str = "paper", **inputs) -> dict:
+    return {"class_type": "SqueezeMultiStageKSampler",
+            "inputs": {"schedule": schedule, "switch_1": 0.05, "switch_2": 0.15, "identity_strength": 1.0,
+                       **inputs}}
