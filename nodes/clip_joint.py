@@ -29,7 +29,8 @@ def _language_encoder(clip):
     return outer.clip, inner
 
 
-def encode_with_clip(clip, prompt: str, images: list[torch.Tensor], vision_pixels: int) -> MLLMFeatures:
+def encode_with_clip(clip, prompt: str, images: list[torch.Tensor], vision_pixels: int,
+                     picture_labels: bool = True) -> MLLMFeatures:
     prompt = check_instruction(prompt)
     name, encoder = _language_encoder(clip)
     pictures = []
@@ -37,6 +38,8 @@ def encode_with_clip(clip, prompt: str, images: list[torch.Tensor], vision_pixel
         batch = resize_to_area(to_image_batch(image), vision_pixels, 1, mode="area")
         pictures.append(batch.movedim(1, -1))
     prompt_format = PromptFormat(template=QWEN_IMAGE_EDIT_TEMPLATE)
+    if not picture_labels:
+        prompt_format = PromptFormat(template=QWEN_IMAGE_EDIT_TEMPLATE, picture_label="")
     text = "".join(prompt_format.picture_label.format(k + 1) + PLACEHOLDER for k in range(len(pictures))) + prompt
     tokens = clip.tokenize(text, images=pictures, llama_template=prompt_format.template)
     clip.load_model()

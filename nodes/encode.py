@@ -23,6 +23,12 @@ def _vision_input() -> io.Int.Input:
                         "(aspect kept). 384 is what Qwen-Image-Edit-Plus uses; larger costs more tokens.")
 
 
+def _labels_input() -> io.Boolean.Input:
+    return io.Boolean.Input("picture_labels", default=True,
+                            tooltip="Write 'Picture 1: ', 'Picture 2: ' before each picture, as "
+                            "Qwen-Image-Edit-2509 does. Off gives the first Qwen-Image-Edit's one-picture prompt.")
+
+
 def _features_output() -> io.Output:
     return FEATURES.Output(display_name="features",
                            tooltip="Every MLLM layer of the joint encoding, each token tagged template, text or "
@@ -41,16 +47,18 @@ class SqueezeMLLMEncode(io.ComfyNode):
             description="Encodes the instruction and up to four reference pictures together in one chat prompt "
             "of a transformers MLLM, keeping the hidden states of every layer.",
             inputs=[MLLM.Input("mllm", tooltip="From Squeeze MLLM Loader."), _prompt_input(),
-                    *image_inputs("seen by the MLLM"), _vision_input()],
+                    *image_inputs("seen by the MLLM"), _vision_input(), _labels_input()],
             outputs=[_features_output()],
         )
 
     @classmethod
-    def execute(cls, mllm, prompt: str, vision_resolution: int, **images) -> io.NodeOutput:
+    def execute(cls, mllm, prompt: str, vision_resolution: int, picture_labels: bool = True,
+                **images) -> io.NodeOutput:
         with node_errors(cls.DISPLAY):
             encoder = mllm.ready()
             features = encoder.encode(prompt, connected_images(**images),
-                                      vision_pixel_budget=vision_resolution * vision_resolution)
+                                      vision_pixel_budget=vision_resolution * vision_resolution,
+                                      picture_labels=picture_labels)
         return io.NodeOutput(features.to(mm.intermediate_device()))
 
 
@@ -67,13 +75,14 @@ class SqueezeCLIPJointEncode(io.ComfyNode):
             "(CLIPLoader, type qwen_image): instruction and pictures in one prompt, every layer kept.",
             inputs=[io.Clip.Input("clip", tooltip="A Qwen2.5-VL text encoder loaded with CLIPLoader, type "
                                   "qwen_image."),
-                    _prompt_input(), *image_inputs("seen by the text encoder"), _vision_input()],
+                    _prompt_input(), *image_inputs("seen by the text encoder"), _vision_input(), _labels_input()],
             outputs=[_features_output()],
         )
 
     @classmethod
-    def execute(cls, clip, prompt: str, vision_resolution: int, **images) -> io.NodeOutput:
+    def execute(cls, clip, prompt: str, vision_resolution: int, picture_labels: bool = True,
+                **images) -> io.NodeOutput:
         with node_errors(cls.DISPLAY):
             features = encode_with_clip(clip, prompt, connected_images(**images),
-                                        vision_resolution * vision_resolution)
+                                        vision_resolution * vision_resolution, picture_labels)
         return io.NodeOutput(features.to(mm.intermediate_device()))

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import torch
@@ -154,11 +155,13 @@ class JointEncoder:
         *,
         layers: Sequence[int] | None = None,
         vision_pixel_budget: int | None = None,
+        picture_labels: bool = True,
     ) -> MLLMFeatures:
         """Encode the instruction(s) with the pictures as "Picture 1", "Picture 2", ... in one prompt.
 
         A reference holding a batch of B frames gives B batch items (item b sees frame b); prompts
-        broadcast the same way.
+        broadcast the same way. ``picture_labels=False`` writes the pictures without their labels, as
+        the first Qwen-Image-Edit did.
         """
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
@@ -172,8 +175,9 @@ class JointEncoder:
             )
         batch = sizes.pop() if sizes else 1
         budget = vision_pixel_budget or self.vision_pixel_budget
+        prompt_format = self.prompt_format if picture_labels else replace(self.prompt_format, picture_label="")
         texts = [
-            self.prompt_format.render(prompts[row if len(prompts) > 1 else 0], len(references), self.image_placeholder)
+            prompt_format.render(prompts[row if len(prompts) > 1 else 0], len(references), self.image_placeholder)
             for row in range(batch)
         ]
         processor_kwargs = {}

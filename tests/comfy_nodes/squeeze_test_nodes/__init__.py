@@ -12,15 +12,23 @@ import comfy.model_management as mm
 import comfy.model_patcher
 import comfy.sd
 import comfy.supported_models
+import comfy.supported_models_base
 import folder_paths
 import torch
+from comfy import sd1_clip
 from comfy.ldm.wan.vae import WanVAE
+from comfy.text_encoders.llama import Qwen25_7BVLI
+from comfy.text_encoders.qwen_image import QwenImageTEModel, QwenImageTokenizer
+from comfy.text_encoders.qwen_vl import Qwen2VLVisionTransformer
+from safetensors.torch import save_file
 
 
 def _initialise(module: torch.nn.Module, seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in module.named_parameters():
+            if parameter.ndim == 0:
+                continue
             if parameter.ndim == 1:
                 parameter.copy_(torch.ones_like(parameter) if "norm" in name else torch.zeros_like(parameter))
             else:
@@ -72,6 +80,83 @@ class SqueezeTestTinyVAE:
         return (comfy.sd.VAE(sd=module.state_dict()),)
 
 
+def _tiny_qwen_image_te(text_config: dict):
+    """ComfyUI's qwen_image text encoder classes with the language model's sizes from text_config and a
+    two-block vision tower (the stock class always builds the 7B one)."""
+
+    class TinyLanguageModel(Qwen25_7BVLI):
+        def __init__(self, config_dict, dtype, device, operations):
+            super().__init__(config_dict, dtype, device, operations)
+            self.visual = Qwen2VLVisionTransformer(hidden_size=32, output_hidden_size=config_dict["hidden_size"],
+                                                   intermediate_size=64, num_heads=2, num_layers=2, device=device,
+                                                   dtype=dtype, ops=operations)
+
+    class TinyEncoder(sd1_clip.SDClipModel):
+        def __init__(self, device="cpu", layer="last", layer_idx=None, dtype=None, attention_mask=True,
+                     model_options={}):
+            super().__init__(device=device, layer=layer, layer_idx=layer_idx, textmodel_json_config=text_config,
+                             dtype=dtype, special_tokens={"pad": 151643}, layer_norm_hidden_state=False,
+                             model_class=TinyLanguageModel, enable_attention_masks=attention_mask,
+                             return_attention_masks=attention_mask, model_options=model_options)
+
+    class TinyTextEncoder(QwenImageTEModel):
+        def __init__(self, device="cpu", dtype=None, model_options={}):
+            sd1_clip.SD1ClipModel.__init__(self, device=device, dtype=dtype, name="qwen25_7b",
+                                           clip_model=TinyEncoder, model_options=model_options)
+
+    return TinyTextEncoder
+
+
+class SqueezeTestTinyQwenImageCLIP:
+    """What CLIPLoader (type qwen_image) gives, at tiny depth: ComfyUI's own Qwen2.5-VL classes and tokenizer.
+
+    The stock loader only builds the 7B sizes, so the workflow tests swap CLIPLoader for this node."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"hidden_size": ("INT", {"default": 3584, "min": 64, "max": 3584, "step": 64}),
+                             "num_layers": ("INT", {"default": 1, "min": 1, "max": 4}),
+                             "seed": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("CLIP",)
+    FUNCTION = "build"
+    CATEGORY = "squeeze_test"
+
+    def build(self, hidden_size, num_layers, seed):
+        text_config = {"hidden_size": hidden_size, "intermediate_size": 2 * hidden_size,
+                       "num_hidden_layers": num_layers, "num_attention_heads": max(2, hidden_size // 128),
+                       "num_key_value_heads": 2}
+        target = comfy.supported_models_base.ClipTarget(QwenImageTokenizer, _tiny_qwen_image_te(text_config))
+        clip = comfy.sd.CLIP(target=target, model_options={"dtype": torch.float32})
+        _initialise(clip.cond_stage_model, seed)
+        return (clip,)
+
+
+class SqueezeTestSaveConditioning:
+    """Writes a CONDITIONING's tensors (context, mask, reference latents) to a safetensors file in output/."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"conditioning": ("CONDITIONING",), "file_name": ("STRING", {"default": "cond"})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "save"
+    OUTPUT_NODE = True
+    CATEGORY = "squeeze_test"
+
+    def save(self, conditioning, file_name):
+        tensors = {}
+        for index, (context, extras) in enumerate(conditioning):
+            tensors[f"{index}.context"] = context
+            if extras.get("attention_mask") is not None:
+                tensors[f"{index}.attention_mask"] = extras["attention_mask"]
+            for k, latent in enumerate(extras.get("reference_latents") or []):
+                tensors[f"{index}.reference_latents.{k}"] = latent
+        tensors = {name: value.detach().float().contiguous().cpu() for name, value in tensors.items()}
+        save_file(tensors, os.path.join(folder_paths.get_output_directory(), f"{file_name}.safetensors"))
+        return ()
+
+
 class SqueezeTestRecordCalls:
     """Records, for every diffusion-model call, the sigma, context length and reference-latent count."""
 
@@ -105,4 +190,6 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestTinyQwenImage": SqueezeTestTinyQwenImage,
     "SqueezeTestTinyVAE": SqueezeTestTinyVAE,
     "SqueezeTestRecordCalls": SqueezeTestRecordCalls,
+    "SqueezeTestTinyQwenImageCLIP": SqueezeTestTinyQwenImageCLIP,
+    "SqueezeTestSaveConditioning": SqueezeTestSaveConditioning,
 }
