@@ -24,8 +24,8 @@ def _graph(stock: str, reference: str, settings: dict) -> dict:
     image_slot = "image1" if stock.endswith("Plus") else "image"
     return {
         "clip": {"class_type": "SqueezeTestTinyQwenImageCLIP",
-                 "inputs": {"hidden_size": 64, "num_layers": 2, "seed": 0}},
-        "vae": {"class_type": "SqueezeTestTinyVAE", "inputs": {"seed": 0}},
+                 "inputs": {"hidden_size": 64, "num_layers": 2, "weight_seed": 0}},
+        "vae": {"class_type": "SqueezeTestTinyVAE", "inputs": {"weight_seed": 0}},
         "image": {"class_type": "LoadImage", "inputs": {"image": reference}},
         "stock": {"class_type": stock, "inputs": {"clip": ["clip", 0], "prompt": PROMPT, "vae": ["vae", 0],
                                                   image_slot: ["image", 0]}},

@@ -28,8 +28,8 @@ def tiny_pipeline(reference: str, prompt: str = "put it small in the top left", 
     model_ref = ["model", 0]
     graph = {
         "model": {"class_type": "SqueezeTestTinyQwenImage", "inputs": {"context_dim": 32, "num_layers": 1,
-                                                                       "seed": 0}},
-        "vae": {"class_type": "SqueezeTestTinyVAE", "inputs": {"seed": 0}},
+                                                                       "weight_seed": 0}},
+        "vae": {"class_type": "SqueezeTestTinyVAE", "inputs": {"weight_seed": 0}},
         "mllm": {"class_type": "SqueezeMLLMLoader", "inputs": {"mllm_name": TINY_MLLM, "dtype": "float32"}},
         "image": {"class_type": "LoadImage", "inputs": {"image": reference}},
         "encode": {"class_type": "SqueezeMLLMEncode",

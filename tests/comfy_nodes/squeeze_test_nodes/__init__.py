@@ -43,20 +43,20 @@ class SqueezeTestTinyQwenImage:
     def INPUT_TYPES(cls):
         return {"required": {"context_dim": ("INT", {"default": 32, "min": 8, "max": 4096}),
                              "num_layers": ("INT", {"default": 1, "min": 1, "max": 8}),
-                             "seed": ("INT", {"default": 0})}}
+                             "weight_seed": ("INT", {"default": 0})}}
 
     RETURN_TYPES = ("MODEL",)
     FUNCTION = "build"
     CATEGORY = "squeeze_test"
 
-    def build(self, context_dim, num_layers, seed):
+    def build(self, context_dim, num_layers, weight_seed):
         unet_config = {"image_model": "qwen_image", "num_layers": num_layers, "attention_head_dim": 16,
                        "num_attention_heads": 2, "joint_attention_dim": context_dim, "axes_dims_rope": (4, 6, 6),
                        "in_channels": 64, "out_channels": 16, "patch_size": 2}
         config = comfy.supported_models.QwenImage(unet_config)
         config.set_inference_dtype(torch.float32, None)
         model = config.get_model({})
-        _initialise(model.diffusion_model, seed)
+        _initialise(model.diffusion_model, weight_seed)
         patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(),
                                                    offload_device=mm.unet_offload_device())
         return (patcher,)
@@ -67,16 +67,16 @@ class SqueezeTestTinyVAE:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"seed": ("INT", {"default": 0})}}
+        return {"required": {"weight_seed": ("INT", {"default": 0})}}
 
     RETURN_TYPES = ("VAE",)
     FUNCTION = "build"
     CATEGORY = "squeeze_test"
 
-    def build(self, seed):
+    def build(self, weight_seed):
         module = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                         temperal_downsample=[False, True, True])
-        _initialise(module, seed)
+        _initialise(module, weight_seed)
         return (comfy.sd.VAE(sd=module.state_dict()),)
 
 
@@ -116,19 +116,19 @@ class SqueezeTestTinyQwenImageCLIP:
     def INPUT_TYPES(cls):
         return {"required": {"hidden_size": ("INT", {"default": 3584, "min": 64, "max": 3584, "step": 64}),
                              "num_layers": ("INT", {"default": 1, "min": 1, "max": 4}),
-                             "seed": ("INT", {"default": 0})}}
+                             "weight_seed": ("INT", {"default": 0})}}
 
     RETURN_TYPES = ("CLIP",)
     FUNCTION = "build"
     CATEGORY = "squeeze_test"
 
-    def build(self, hidden_size, num_layers, seed):
+    def build(self, hidden_size, num_layers, weight_seed):
         text_config = {"hidden_size": hidden_size, "intermediate_size": 2 * hidden_size,
                        "num_hidden_layers": num_layers, "num_attention_heads": max(2, hidden_size // 128),
                        "num_key_value_heads": 2}
         target = comfy.supported_models_base.ClipTarget(QwenImageTokenizer, _tiny_qwen_image_te(text_config))
         clip = comfy.sd.CLIP(target=target, model_options={"dtype": torch.float32})
-        _initialise(clip.cond_stage_model, seed)
+        _initialise(clip.cond_stage_model, weight_seed)
         return (clip,)
 
 

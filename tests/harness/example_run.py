@@ -1,0 +1,116 @@
+"""The example workflows, end to end: stand-in models, a headless ComfyUI, the workflow file as saved.
+
+``python -m tests.harness.example_run [workflow.json]`` is the README's main job: it builds the
+stand-ins (once, cached), starts ComfyUI on a free port, converts the workflow with the server's
+/object_info, queues it, prints the image's path and stops the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+from .server import PACK_ROOT, ComfyServer, PromptRefused, execution_error
+from .standins import link_standins
+from .workflow_api import load_workflow, workflow_to_prompt
+
+WORKFLOWS_DIR = os.path.join(PACK_ROOT, "workflows")
+MAIN_WORKFLOW = os.path.join(WORKFLOWS_DIR, "squeeze_mllm_dla.json")
+SUBJECT = "squeeze_subject.png"
+TINY_CLIP = {"class_type": "SqueezeTestTinyQwenImageCLIP", "inputs": {"hidden_size": 3584, "num_layers": 1,
+                                                                      "weight_seed": 0}}
+
+
+def workflow_files() -> list[str]:
+    return sorted(os.path.join(WORKFLOWS_DIR, name) for name in os.listdir(WORKFLOWS_DIR) if name.endswith(".json"))
+
+
+def write_subject(input_dir: str, name: str = SUBJECT, size: int = 384) -> str:
+    """A striped disc with a dark rim on a warm grey ground: the subject the example workflows load."""
+    yy, xx = np.mgrid[:size, :size] / size
+    radius = np.hypot(yy - 0.5, xx - 0.5)
+    pixels = np.empty((size, size, 3), dtype=np.uint8)
+    pixels[:] = (150, 140, 128)
+    disc = radius < 0.3
+    stripes = (np.floor((xx + yy) * 12) % 2).astype(bool)
+    pixels[disc & stripes] = (210, 50, 40)
+    pixels[disc & ~stripes] = (245, 235, 220)
+    pixels[(radius >= 0.27) & disc] = (40, 30, 60)
+    os.makedirs(input_dir, exist_ok=True)
+    Image.fromarray(pixels).save(os.path.join(input_dir, name))
+    return name
+
+
+def start_example_server(base: str, extra_nodes: list[str] = ()) -> ComfyServer:
+    """A ComfyUI whose models folder holds every stand-in and whose input folder holds the subject."""
+    link_standins(os.path.join(base, "models"))
+    write_subject(os.path.join(base, "input"))
+    return ComfyServer(base, extra_nodes=list(extra_nodes)).start()
+
+
+def swap_clip_loaders(prompt: dict) -> list[str]:
+    """Replace each CLIPLoader by the test-only tiny Qwen2.5-VL text encoder; returns the swapped node ids.
+
+    The stock loader builds only the 7B sizes, so no small stand-in file exists for it."""
+    swapped = [node_id for node_id, node in prompt.items() if node["class_type"] == "CLIPLoader"]
+    for node_id in swapped:
+        prompt[node_id] = {**TINY_CLIP, "inputs": dict(TINY_CLIP["inputs"]), "_meta": prompt[node_id]["_meta"]}
+    return swapped
+
+
+def set_seed(prompt: dict, seed: int) -> None:
+    for node in prompt.values():
+        for name in ("seed", "noise_seed"):
+            if name in node["inputs"] and not isinstance(node["inputs"][name], list):
+                node["inputs"][name] = seed
+
+
+def workflow_prompt(server: ComfyServer, path: str) -> dict:
+    return workflow_to_prompt(load_workflow(path), server.get("/object_info"))
+
+
+def run_prompt(server: ComfyServer, prompt: dict, timeout: float = 900.0) -> list[str]:
+    """Queue a prompt, wait, and return the paths of the images it saved; raises with the server's words."""
+    entry = server.run(prompt, timeout=timeout)
+    if entry["status"]["status_str"] != "success":
+        raise RuntimeError(f"the workflow failed: {execution_error(entry)}")
+    return server.output_images(entry)
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workflow", nargs="?", default=MAIN_WORKFLOW)
+    parser.add_argument("--out", default=os.path.join(PACK_ROOT, "output"))
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="squeeze-example-") as base:
+        server = start_example_server(base)
+        try:
+            prompt = workflow_prompt(server, args.workflow)
+            if any(node["class_type"] == "CLIPLoader" for node in prompt.values()):
+                raise SystemExit(f"{os.path.basename(args.workflow)} loads a 7B text encoder with CLIPLoader, which "
+                                 f"has no small stand-in; run it from the tests, or pick {MAIN_WORKFLOW}")
+            try:
+                images = run_prompt(server, prompt)
+            except (PromptRefused, RuntimeError) as error:
+                print(error, "\n", server.log_tail(), file=sys.stderr)
+                raise SystemExit(1) from error
+        finally:
+            server.stop()
+        os.makedirs(args.out, exist_ok=True)
+        kept = [shutil.copy(image, os.path.join(args.out, os.path.basename(image))) for image in images]
+    for path in kept:
+        print(os.path.abspath(path))
+    print(f"ran {os.path.basename(args.workflow)} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return kept[0]
+
+
+if __name__ == "__main__":
+    main()
