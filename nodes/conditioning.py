@@ -82,10 +82,10 @@ class SqueezeVAEIdentityEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, conditioning, vae, identity_resolution: int, **images) -> io.NodeOutput:
-        references = connected_images(**images)
-        if not references:
-            return io.NodeOutput(conditioning)
         with node_errors(cls.DISPLAY):
+            references = connected_images(**images)
+            if not references:
+                return io.NodeOutput(conditioning)
             latents = encode_identity(references, lambda pixels: vae.encode(pixels.movedim(1, -1)),
                                       pixel_budget=identity_resolution * identity_resolution, multiple=8)
         return io.NodeOutput(

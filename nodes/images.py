@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
+from ..squeeze_core.images import check_reference
+
 IMAGE_SLOTS = ("image1", "image2", "image3", "image4")
 
 
@@ -18,5 +20,10 @@ def image_inputs(purpose: str) -> list[io.Image.Input]:
 
 
 def connected_images(**slots: torch.Tensor | None) -> list[torch.Tensor]:
-    """The connected references in slot order (empty slots are skipped; numbering stays compact)."""
-    return [slots[name] for name in IMAGE_SLOTS if slots.get(name) is not None]
+    """The connected references in slot order (empty slots are skipped; numbering stays compact), checked."""
+    found = []
+    for name in IMAGE_SLOTS:
+        if slots.get(name) is not None:
+            check_reference(slots[name], name)
+            found.append(slots[name])
+    return found

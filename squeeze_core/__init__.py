@@ -15,7 +15,7 @@ from .errors import (
 )
 from .features import MLLMFeatures, TokenRole, image_role
 from .identity import diffusers_vae_encoder, encode_identity, prepare_reference_pixels
-from .images import ImageLike, resize_to_area, size_for_area, to_image_batch
+from .images import ImageLike, check_reference, resize_to_area, size_for_area, to_image_batch
 from .joint_encoder import JointEncoder
 from .prompts import QWEN_IMAGE_EDIT_TEMPLATE, QWEN_IMAGE_TEMPLATE, PromptFormat
 from .schedule import Curve, StageSchedule, StageWeights, progress_from_noise_level
@@ -26,7 +26,7 @@ __all__ = [
     "AggregatedContext", "Curve", "DLAConfig", "DLAFileError", "DLAMismatchError", "DualLayerAggregator",
     "ImageLike", "InvalidImageError", "JointEncoder", "MLLMFeatures", "ModelFolderError", "PromptError",
     "PromptFormat", "QWEN_IMAGE_EDIT_TEMPLATE", "QWEN_IMAGE_TEMPLATE", "ScheduleError", "SqueezeError",
-    "StageSchedule", "StageWeights", "TokenRole", "base_conditioning", "diffusers_vae_encoder", "encode_identity",
-    "image_role", "load_dla", "prepare_reference_pixels", "progress_from_noise_level", "read_dla_config",
-    "resize_to_area", "save_dla", "size_for_area", "to_image_batch",
+    "StageSchedule", "StageWeights", "TokenRole", "base_conditioning", "check_reference", "diffusers_vae_encoder",
+    "encode_identity", "image_role", "load_dla", "prepare_reference_pixels", "progress_from_noise_level",
+    "read_dla_config", "resize_to_area", "save_dla", "size_for_area", "to_image_batch",
 ]

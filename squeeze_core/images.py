@@ -2,7 +2,8 @@
 
 The common layout is ``[B, 3, H, W]`` float32 in 0..1. Tensors are read in ComfyUI's layout
 (``[B, H, W, C]`` or ``[H, W, C]``, float 0..1 or uint8); arrays likewise; PIL images in any mode.
-Alpha is dropped (as ComfyUI's own edit nodes do), grayscale is repeated to three channels.
+Alpha is dropped (as ComfyUI's own edit nodes do), grayscale is repeated to three channels;
+``check_reference`` refuses, before that, what would silently give a wrong subject.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .errors import InvalidImageError
 ImageLike = Union[torch.Tensor, np.ndarray, Image.Image]
 
 _MAX_ASPECT = 150.0
+MIN_REFERENCE_SIDE = 16
+"""Below this many pixels on a side a reference carries no identity worth keeping."""
 
 
 def to_image_batch(image: ImageLike) -> torch.Tensor:
@@ -33,6 +36,30 @@ def to_image_batch(image: ImageLike) -> torch.Tensor:
             f"a reference image must be a torch tensor, a numpy array or a PIL image, not {type(image).__name__}"
         )
     return _from_channels_last(image)
+
+
+def check_reference(image: torch.Tensor, label: str = "the reference") -> None:
+    """Refuse a channels-last reference with transparent pixels or a side under MIN_REFERENCE_SIDE.
+
+    The colour under transparent pixels is undefined (often black), and dropping alpha would make it
+    part of the subject; the user has to choose a background.
+    """
+    if image.ndim < 3:
+        return
+    height, width, channels = image.shape[-3:]
+    if min(height, width) < MIN_REFERENCE_SIDE:
+        raise InvalidImageError(
+            f"{label} is {width}x{height} pixels; a reference needs at least {MIN_REFERENCE_SIDE} pixels on each "
+            f"side to carry the subject's identity: connect the full-size picture"
+        )
+    if channels in (2, 4):
+        opaque = 255 if image.dtype == torch.uint8 else 1.0
+        if bool((image[..., -1] < opaque).any()):
+            raise InvalidImageError(
+                f"{label} has transparent pixels (an image with alpha): the colour under them is undefined and "
+                f"would become part of the subject; composite it onto a background first (e.g. Image Composite "
+                f"Masked) or connect an RGB image"
+            )
 
 
 def _from_pil(image: Image.Image) -> torch.Tensor:

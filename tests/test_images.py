@@ -6,7 +6,9 @@ import torch
 from PIL import Image
 
 from squeeze_core.errors import InvalidImageError
-from squeeze_core.images import resize_to_area, size_for_area, to_image_batch
+from squeeze_core.images import (
+    MIN_REFERENCE_SIDE, check_reference, resize_to_area, size_for_area, to_image_batch,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,21 @@ def test_alpha_is_dropped_and_grey_repeated():
     assert torch.all(out[:, 0] == 0.5) and torch.all(out[:, 1:] == 0.0)
     grey = to_image_batch(np.full((2, 2), 255, dtype=np.uint8))
     assert torch.all(grey == 1.0)
+
+
+def test_check_reference_refuses_transparency_and_tiny_pictures_and_passes_the_rest():
+    opaque = torch.ones(1, 32, 32, 4)
+    check_reference(opaque, "image1")
+    check_reference(torch.rand(2, MIN_REFERENCE_SIDE, 40, 3), "image1")
+    check_reference(torch.full((20, 20, 4), 255, dtype=torch.uint8))
+    holed = opaque.clone()
+    holed[0, 5, 5, 3] = 0.5
+    with pytest.raises(InvalidImageError, match=r"image2 has transparent pixels.*composite"):
+        check_reference(holed, "image2")
+    with pytest.raises(InvalidImageError, match=r"image1 is 1x1 pixels.*at least 16"):
+        check_reference(torch.rand(1, 1, 1, 3), "image1")
+    with pytest.raises(InvalidImageError, match="40x8"):
+        check_reference(torch.rand(1, 8, 40, 3), "image1")
 
 
 @pytest.mark.parametrize("bad", [torch.zeros(0, 4, 4, 3), torch.zeros(1, 0, 4, 3), np.zeros((0, 0, 3))])
