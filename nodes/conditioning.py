@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import comfy.model_management as mm
-import node_helpers
 import torch
 from comfy_api.latest import io
 
@@ -11,11 +10,27 @@ from ..squeeze_core.dla import base_conditioning
 from ..squeeze_core.identity import encode_identity
 
 from .errors import node_errors
-from .images import connected_images, image_inputs
+from .images import IMAGE_SLOTS, connected_images, image_inputs
 from .types import DLA, FEATURES
 
 ROLES_KEY = "squeeze_token_roles"
 """Per-token roles of the context, kept in the conditioning so the stage sampler finds the image tokens."""
+REFERENCE_STRENGTHS_KEY = "squeeze_reference_strengths"
+"""One identity strength per entry of reference_latents (missing entries count as 1)."""
+
+
+def _with_references(conditioning: list, latents: list[torch.Tensor], strengths: list[float]) -> list:
+    """Append reference latents and their strengths to every entry, after any references already there."""
+    out = []
+    for context, extras in conditioning:
+        extras = dict(extras)
+        existing = list(extras.get("reference_latents") or [])
+        previous = list(extras.get(REFERENCE_STRENGTHS_KEY, ()))
+        previous += [1.0] * (len(existing) - len(previous))
+        extras["reference_latents"] = existing + latents
+        extras[REFERENCE_STRENGTHS_KEY] = previous + strengths
+        out.append([context, extras])
+    return out
 
 
 class SqueezeDLAAggregate(io.ComfyNode):
@@ -75,19 +90,25 @@ class SqueezeVAEIdentityEncode(io.ComfyNode):
                 io.Int.Input("identity_resolution", default=1024, min=64, max=4096, step=8,
                              tooltip="Each reference is resized to about this many pixels squared (aspect kept, "
                              "sides a multiple of 8) before the VAE; 1024 as the stock Qwen edit nodes do."),
+                *[io.Float.Input(f"strength{k}", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
+                                 tooltip=f"Identity weight of reference {k} (times the sampler's schedule and "
+                                 f"identity strength): 0 leaves it out, below 1 fades it, up to 2 stresses it. "
+                                 f"Only the Squeeze samplers read it; 1 everywhere is the stock behaviour.")
+                  for k in range(1, 5)],
             ],
             outputs=[io.Conditioning.Output(display_name="conditioning",
                                             tooltip="The conditioning with one reference latent per picture.")],
         )
 
     @classmethod
-    def execute(cls, conditioning, vae, identity_resolution: int, **images) -> io.NodeOutput:
+    def execute(cls, conditioning, vae, identity_resolution: int, strength1: float = 1.0, strength2: float = 1.0,
+                strength3: float = 1.0, strength4: float = 1.0, **images) -> io.NodeOutput:
+        strengths = dict(zip(IMAGE_SLOTS, (strength1, strength2, strength3, strength4)))
         with node_errors(cls.DISPLAY):
             references = connected_images(**images)
             if not references:
                 return io.NodeOutput(conditioning)
             latents = encode_identity(references, lambda pixels: vae.encode(pixels.movedim(1, -1)),
                                       pixel_budget=identity_resolution * identity_resolution, multiple=8)
-        return io.NodeOutput(
-            node_helpers.conditioning_set_values(conditioning, {"reference_latents": latents}, append=True)
-        )
+        kept = [strengths[name] for name in IMAGE_SLOTS if images.get(name) is not None]
+        return io.NodeOutput(_with_references(conditioning, latents, kept))

@@ -8,7 +8,8 @@ from .conditioning import SqueezeDLAAggregate, SqueezeVAEIdentityEncode
 from .encode import SqueezeCLIPJointEncode, SqueezeMLLMEncode
 from .loaders import SqueezeDLALoader, SqueezeMLLMLoader
 from .model_folders import register_model_folders
-from .sampling import SqueezeMultiStageKSampler
+from .sampling import SqueezeMultiStageKSampler, SqueezeStageGuider
+from .schedule_preview import SqueezeSchedulePreview
 
 NODES = [
     SqueezeMLLMLoader,
@@ -18,6 +19,8 @@ NODES = [
     SqueezeDLAAggregate,
     SqueezeVAEIdentityEncode,
     SqueezeMultiStageKSampler,
+    SqueezeStageGuider,
+    SqueezeSchedulePreview,
 ]
 
 

@@ -1,18 +1,18 @@
-"""The multi-stage KSampler: the stock KSampler's inputs plus a stage schedule."""
+"""The stage-schedule front doors: a GUIDER for SamplerCustomAdvanced and a KSampler with a schedule."""
 
 from __future__ import annotations
 
+import comfy.model_management
 import comfy.sample
 import comfy.samplers
-import comfy.model_management
 import comfy.utils
 import latent_preview
 from comfy_api.latest import io
 
-from ..squeeze_core.schedule import PRESETS, schedule_from_preset
+from ..squeeze_core.schedule import PRESETS, StageSchedule, schedule_from_preset
 
 from .errors import node_errors
-from .stage_guider import SqueezeStageGuider
+from .stage_guider import StageGuider
 
 
 def schedule_inputs() -> list[io.Input]:
@@ -28,12 +28,67 @@ def schedule_inputs() -> list[io.Input]:
                        tooltip="Where the VAE-focused phase begins (paper: 0.15, noise level 0.85) or the ramp "
                        "reaches full identity."),
         io.Float.Input("identity_strength", default=1.0, min=0.0, max=2.0, step=0.05,
-                       tooltip="Global weight of the references' VAE latents; 0 turns them off."),
+                       tooltip="Global weight of the references' VAE latents: 0 leaves them out, below 1 fades "
+                       "them inside attention, up to 2 stresses them. Each reference's own strength multiplies it."),
+        io.Float.Input("semantic_strength", default=1.0, min=0.0, max=2.0, step=0.05,
+                       tooltip="Global weight of the MLLM's image tokens in the context, in the same way."),
         io.String.Input("semantic_breakpoints", default="0:1, 0.15:1, 0.15:0", optional=True,
                         tooltip="custom only: progress:weight pairs for the MLLM's image tokens."),
         io.String.Input("identity_breakpoints", default="0:0, 0.05:0, 0.05:1", optional=True,
                         tooltip="custom only: progress:weight pairs for the reference latents."),
     ]
+
+
+def build_schedule(display: str, schedule: str, switch_1: float, switch_2: float, identity_strength: float,
+                   semantic_strength: float, semantic_breakpoints: str = "",
+                   identity_breakpoints: str = "") -> StageSchedule:
+    with node_errors(display):
+        return schedule_from_preset(schedule, switch_1, switch_2, identity_strength, semantic_breakpoints,
+                                    identity_breakpoints, semantic_strength)
+
+
+def _cfg_input() -> io.Float.Input:
+    return io.Float.Input("cfg", default=2.5, min=0.0, max=100.0, step=0.1, round=0.01,
+                          tooltip="Classifier-free guidance scale (the paper uses 2.5).")
+
+
+def sampling_sigmas(model, steps: int, scheduler: str, denoise: float, sampler_name: str = "euler"):
+    """The sigmas the stock KSampler would use (denoise below 1 keeps the tail of a longer schedule)."""
+    return comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler=sampler_name,
+                                   scheduler=scheduler, denoise=denoise, model_options=model.model_options).sigmas
+
+
+def _guider(model, positive, negative, cfg: float, schedule: StageSchedule) -> StageGuider:
+    guider = StageGuider(model, schedule)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    return guider
+
+
+class SqueezeStageGuider(io.ComfyNode):
+    DISPLAY = "Squeeze Stage Guider"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeStageGuider",
+            display_name=cls.DISPLAY,
+            category="squeeze/sampling",
+            description="CFG guidance with a stage schedule, as a stock GUIDER: plug it into SamplerCustomAdvanced "
+            "and keep your own noise, sampler and sigmas. The same mechanism as Squeeze Multi-Stage KSampler.",
+            inputs=[
+                io.Model.Input("model", tooltip="The diffusion model (e.g. Qwen-Image-Edit)."),
+                io.Conditioning.Input("positive", tooltip="From Squeeze VAE Identity Encode (or any conditioning)."),
+                io.Conditioning.Input("negative", tooltip="What to steer away from."),
+                _cfg_input(),
+                *schedule_inputs(),
+            ],
+            outputs=[io.Guider.Output(display_name="guider", tooltip="For SamplerCustomAdvanced.")],
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, cfg, **schedule) -> io.NodeOutput:
+        return io.NodeOutput(_guider(model, positive, negative, cfg, build_schedule(cls.DISPLAY, **schedule)))
 
 
 class SqueezeMultiStageKSampler(io.ComfyNode):
@@ -53,8 +108,7 @@ class SqueezeMultiStageKSampler(io.ComfyNode):
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                              tooltip="The random seed used for creating the noise."),
                 io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Number of denoising steps."),
-                io.Float.Input("cfg", default=2.5, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance scale (the paper uses 2.5)."),
+                _cfg_input(),
                 io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS,
                                tooltip="The sampling algorithm."),
                 io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS,
@@ -71,19 +125,11 @@ class SqueezeMultiStageKSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise,
-                schedule, switch_1, switch_2, identity_strength, semantic_breakpoints="",
-                identity_breakpoints="") -> io.NodeOutput:
-        with node_errors(cls.DISPLAY):
-            stages = schedule_from_preset(schedule, switch_1, switch_2, identity_strength, semantic_breakpoints,
-                                          identity_breakpoints)
+                **schedule) -> io.NodeOutput:
+        guider = _guider(model, positive, negative, cfg, build_schedule(cls.DISPLAY, **schedule))
         latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         noise = comfy.sample.prepare_noise(latent, seed, latent_image.get("batch_index"))
-        sigmas = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler=sampler_name,
-                                         scheduler=scheduler, denoise=denoise,
-                                         model_options=model.model_options).sigmas
-        guider = SqueezeStageGuider(model, stages)
-        guider.set_conds(positive, negative)
-        guider.set_cfg(cfg)
+        sigmas = sampling_sigmas(model, steps, scheduler, denoise, sampler_name)
         samples = guider.sample(noise, latent, comfy.samplers.sampler_object(sampler_name), sigmas,
                                 denoise_mask=latent_image.get("noise_mask"),
                                 callback=latent_preview.prepare_callback(model, steps),

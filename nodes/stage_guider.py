@@ -1,15 +1,15 @@
-"""The multi-stage guider: ComfyUI's own CFG guider, with the conditioning streams gated per step.
+"""The multi-stage guider: ComfyUI's own CFG guider, with the conditioning streams weighted per step.
 
-Before each model call the stage schedule is read at the step's progress; the MLLM's image tokens
-and each reference latent whose weight is 0 are left out of that call (a cheaper step). Steps
-where every weight is on run the stock conditioning untouched, so the preset ``always`` is the
-stock KSampler bit for bit. Everything else (sampler, scheduler, ControlNet, previews, interrupt)
-is ComfyUI's own.
+Before each model call the stage schedule is read at the step's progress, giving a weight for the
+MLLM's image tokens and one per reference latent (scaled by that reference's strength). Weight 0
+leaves those tokens out of the call (a cheaper step); weights strictly between 0 and 2 other than 1
+scale their attention (see key_weights); when every weight is 1 the stock conditioning runs
+untouched, so the preset ``always`` is the stock KSampler bit for bit. Everything else (sampler,
+scheduler, ControlNet, previews, interrupt) is ComfyUI's own, and every change lives in per-call
+copies of the conds and model options, so nothing survives a finished, failed or interrupted run.
 """
 
 from __future__ import annotations
-
-import logging
 
 import comfy.samplers
 import torch
@@ -17,9 +17,8 @@ import torch
 from ..squeeze_core.features import TokenRole
 from ..squeeze_core.schedule import StageSchedule, progress_from_noise_level
 
-from .conditioning import ROLES_KEY
-
-logger = logging.getLogger("squeeze")
+from .conditioning import REFERENCE_STRENGTHS_KEY, ROLES_KEY
+from .key_weights import REFERENCE_KEY, TEXT_KEY, key_weights_wrapper, reference_log_weights, text_log_weights
 
 
 def step_progress(model_sampling, sigma: torch.Tensor) -> float:
@@ -30,61 +29,78 @@ def step_progress(model_sampling, sigma: torch.Tensor) -> float:
     return progress_from_noise_level(timestep / top)
 
 
-def _gate(cond: dict, semantic_on: bool, identity_on: tuple[bool, ...]) -> dict:
-    """A copy of one processed conditioning entry without the streams that are off."""
-    model_conds = dict(cond["model_conds"])
+def _image_tokens(cond: dict, context: torch.Tensor) -> torch.Tensor | None:
+    """[T] bool: the context tokens that are MLLM image tokens (None if the roles are unknown)."""
     roles = cond.get(ROLES_KEY)
+    if roles is None or roles.shape[1] != context.shape[1]:
+        return None
+    return (roles >= TokenRole.IMAGE).any(dim=0).to(context.device)
+
+
+def _weighted(cond: dict, schedule: StageSchedule, progress: float) -> tuple[dict, bool]:
+    """One processed conditioning entry with this step's weights applied, and whether anything changed."""
+    model_conds = dict(cond["model_conds"])
+    changed = False
     context = model_conds.get("c_crossattn")
-    if not semantic_on and roles is not None and context is not None and context.cond.shape[1] == roles.shape[1]:
-        keep = (roles < TokenRole.IMAGE).all(dim=0).to(context.cond.device)
-        model_conds["c_crossattn"] = type(context)(context.cond[:, keep])
+    image_tokens = None if context is None else _image_tokens(cond, context.cond)
+    semantic = schedule.semantic_weight(progress)
+    if image_tokens is not None and bool(image_tokens.any()) and semantic != 1.0:
+        changed = True
+        if semantic == 0.0:
+            model_conds["c_crossattn"] = type(context)(context.cond[:, ~image_tokens])
+        else:
+            model_conds[TEXT_KEY] = text_log_weights(image_tokens, semantic)
     references = model_conds.get("ref_latents")
     if references is not None:
-        kept = [latent for k, latent in enumerate(references.cond) if k >= len(identity_on) or identity_on[k]]
-        if kept:
-            model_conds["ref_latents"] = type(references)(kept)
-        else:
-            del model_conds["ref_latents"]
-    gated = dict(cond)
-    gated["model_conds"] = model_conds
-    return gated
+        strengths = list(cond.get(REFERENCE_STRENGTHS_KEY, ()))
+        strengths += [1.0] * (len(references.cond) - len(strengths))
+        weights = [schedule.identity_weight(progress, strength) for strength in strengths]
+        if any(weight != 1.0 for weight in weights):
+            changed = True
+            kept = [k for k, weight in enumerate(weights) if weight > 0.0]
+            if kept:
+                model_conds["ref_latents"] = type(references)([references.cond[k] for k in kept])
+                if any(weights[k] != 1.0 for k in kept):
+                    model_conds[REFERENCE_KEY] = reference_log_weights([weights[k] for k in kept])
+            else:
+                del model_conds["ref_latents"]
+    return {**cond, "model_conds": model_conds}, changed
 
 
-class SqueezeStageGuider(comfy.samplers.CFGGuider):
+class StageGuider(comfy.samplers.CFGGuider):
+    """CFG guidance whose conds follow a StageSchedule; a stock GUIDER for SamplerCustomAdvanced."""
+
     def __init__(self, model_patcher, schedule: StageSchedule):
         super().__init__(model_patcher)
         self.schedule = schedule
-        self._gated: dict[tuple, dict] = {}
-        self._warned = False
+        self._last: tuple[float, dict, bool] | None = None
 
-    def _reference_count(self) -> int:
-        counts = [len(c["model_conds"]["ref_latents"].cond) for conds in self.conds.values() if conds
-                  for c in conds if "ref_latents" in c["model_conds"]]
-        return max(counts, default=0)
-
-    def _conds_for(self, semantic: float, identity: tuple[float, ...]) -> dict:
-        if not self._warned and any(0.0 < w != 1.0 for w in (semantic, *identity)):
-            logger.warning("Squeeze: weights between 0 and 1 (or above 1) act as fully on in this version")
-            self._warned = True
-        key = (semantic > 0.0, tuple(w > 0.0 for w in identity))
-        if all((key[0], *key[1])):
-            return self.conds
-        if key not in self._gated:
-            self._gated[key] = {name: None if conds is None else [_gate(c, *key) for c in conds]
-                                for name, conds in self.conds.items()}
-        return self._gated[key]
+    def _conds_at(self, progress: float) -> tuple[dict, bool]:
+        if self._last is None or self._last[0] != progress:
+            weighted, changed = {}, False
+            for name, conds in self.conds.items():
+                if conds is None:
+                    weighted[name] = None
+                    continue
+                entries = [_weighted(cond, self.schedule, progress) for cond in conds]
+                weighted[name] = [entry for entry, _ in entries]
+                changed = changed or any(flag for _, flag in entries)
+            self._last = (progress, weighted if changed else self.conds, changed)
+        return self._last[1], self._last[2]
 
     def predict_noise(self, x, timestep, model_options={}, seed=None):
-        weights = self.schedule.weights(step_progress(self.inner_model.model_sampling, timestep),
-                                        (1.0,) * self._reference_count())
-        conds = self._conds_for(weights.semantic, weights.identity)
+        conds, changed = self._conds_at(step_progress(self.inner_model.model_sampling, timestep))
+        if changed:
+            patch_size = getattr(self.inner_model.diffusion_model, "patch_size", 2)
+            model_options = {**model_options, "model_function_wrapper": key_weights_wrapper(
+                patch_size, model_options.get("model_function_wrapper"))}
         return comfy.samplers.sampling_function(self.inner_model, x, timestep, conds.get("negative"),
                                                 conds.get("positive"), self.cfg, model_options=model_options,
                                                 seed=seed)
 
     def inner_sample(self, *args, **kwargs):
-        self._gated = {}
+        self._last = None
         try:
             return super().inner_sample(*args, **kwargs)
         finally:
-            self._gated = {}
+            self._last = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from .errors import ScheduleError
@@ -173,16 +173,18 @@ def parse_points(text: str) -> tuple[tuple[float, float], ...]:
 
 def schedule_from_preset(
     preset: str, first: float, second: float, identity_strength: float = 1.0,
-    semantic_points: str = "", identity_points: str = "",
+    semantic_points: str = "", identity_points: str = "", semantic_strength: float = 1.0,
 ) -> StageSchedule:
     """Build a schedule from a preset name and its two switch points (or custom breakpoint text)."""
     if preset == "always":
-        return StageSchedule.always(identity_strength)
-    if preset == "paper":
-        return StageSchedule.paper(first, second, identity_strength=identity_strength)
-    if preset == "semantic_first":
-        return StageSchedule.semantic_first(first, second, identity_strength=identity_strength)
-    if preset == "custom":
-        return StageSchedule.custom(parse_points(semantic_points or "0:1"), parse_points(identity_points or "0:1"),
-                                    identity_strength=identity_strength)
-    raise ScheduleError(f"unknown schedule preset '{preset}'; choose one of {', '.join(PRESETS)}")
+        schedule = StageSchedule.always(identity_strength)
+    elif preset == "paper":
+        schedule = StageSchedule.paper(first, second, identity_strength=identity_strength)
+    elif preset == "semantic_first":
+        schedule = StageSchedule.semantic_first(first, second, identity_strength=identity_strength)
+    elif preset == "custom":
+        schedule = StageSchedule.custom(parse_points(semantic_points or "0:1"), parse_points(identity_points or "0:1"),
+                                        identity_strength=identity_strength)
+    else:
+        raise ScheduleError(f"unknown schedule preset '{preset}'; choose one of {', '.join(PRESETS)}")
+    return replace(schedule, semantic_strength=semantic_strength)

@@ -10,6 +10,8 @@ NODES = {
     "SqueezeDLAAggregate": ("Squeeze DLA Aggregate", "squeeze/conditioning", ["CONDITIONING"]),
     "SqueezeVAEIdentityEncode": ("Squeeze VAE Identity Encode", "squeeze/conditioning", ["CONDITIONING"]),
     "SqueezeMultiStageKSampler": ("Squeeze Multi-Stage KSampler", "squeeze/sampling", ["LATENT"]),
+    "SqueezeStageGuider": ("Squeeze Stage Guider", "squeeze/sampling", ["GUIDER"]),
+    "SqueezeSchedulePreview": ("Squeeze Schedule Preview", "squeeze/sampling", ["IMAGE"]),
 }
 
 

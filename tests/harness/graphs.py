@@ -60,4 +60,5 @@ def tiny_pipeline(reference: str, prompt: str = "put it small in the top left", 
 def multi_stage(schedule: str = "paper", **inputs) -> dict:
     return {"class_type": "SqueezeMultiStageKSampler",
             "inputs": {"schedule": schedule, "switch_1": 0.05, "switch_2": 0.15, "identity_strength": 1.0,
+                       "semantic_strength": 1.0,
                        **inputs}}
