@@ -57,6 +57,21 @@ def tiny_pipeline(reference: str, prompt: str = "put it small in the top left", 
     return graph
 
 
+SAMPLER_INPUTS = ("model", "seed", "steps", "cfg", "sampler_name", "scheduler", "positive", "negative", "latent_image",
+                  "denoise")
+
+
+def add_sampler(graph: dict, name: str, sampler: dict | None = None, **inputs) -> dict:
+    """Another sampler beside the graph's own, on its inputs unless overridden, saved by node save_<name>."""
+    common = {key: graph["sampler"]["inputs"][key] for key in SAMPLER_INPUTS}
+    sampler = sampler or {"class_type": "KSampler"}
+    graph[f"sampler_{name}"] = {"class_type": sampler["class_type"],
+                                "inputs": {**common, **sampler.get("inputs", {}), **inputs}}
+    graph[f"save_{name}"] = {"class_type": "SaveLatent", "inputs": {"samples": [f"sampler_{name}", 0],
+                                                                     "filename_prefix": f"latents/{name}"}}
+    return graph
+
+
 def multi_stage(schedule: str = "paper", **inputs) -> dict:
     return {"class_type": "SqueezeMultiStageKSampler",
             "inputs": {"schedule": schedule, "switch_1": 0.05, "switch_2": 0.15, "identity_strength": 1.0,

@@ -147,6 +147,18 @@ class ComfyServer:
         return paths
 
 
+def saved_latents(server: ComfyServer, entry: dict) -> dict[str, "torch.Tensor"]:
+    """Latents written by SaveLatent nodes, by node id."""
+    from safetensors.torch import load_file
+
+    found = {}
+    for node_id, node_output in entry.get("outputs", {}).items():
+        for item in node_output.get("latents", []):
+            found[node_id] = load_file(os.path.join(server.base, "output", item["subfolder"],
+                                                    item["filename"]))["latent_tensor"]
+    return found
+
+
 class PromptRefused(RuntimeError):
     def __init__(self, body):
         super().__init__(json.dumps(body, indent=1) if isinstance(body, dict) else str(body))

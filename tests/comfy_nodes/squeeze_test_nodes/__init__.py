@@ -157,6 +157,26 @@ class SqueezeTestSaveConditioning:
         return ()
 
 
+class SqueezeTestDropImageTokens:
+    """What semantic weight 0 must equal: the conditioning with the MLLM's image tokens cut out."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"conditioning": ("CONDITIONING",)}}
+
+    RETURN_TYPES = ("CONDITIONING",)
+    FUNCTION = "drop"
+    CATEGORY = "squeeze_test"
+
+    def drop(self, conditioning):
+        out = []
+        for context, extras in conditioning:
+            roles = extras["squeeze_token_roles"]
+            keep = (roles < 3).all(dim=0)
+            out.append([context[:, keep.to(context.device)], {**extras, "squeeze_token_roles": roles[:, keep]}])
+        return (out,)
+
+
 class SqueezeTestRecordCalls:
     """Records, for every diffusion-model call, the sigma, context length and reference-latent count."""
 
@@ -192,4 +212,5 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestRecordCalls": SqueezeTestRecordCalls,
     "SqueezeTestTinyQwenImageCLIP": SqueezeTestTinyQwenImageCLIP,
     "SqueezeTestSaveConditioning": SqueezeTestSaveConditioning,
+    "SqueezeTestDropImageTokens": SqueezeTestDropImageTokens,
 }

@@ -1,0 +1,106 @@
+"""Continuous stream weights through a real ComfyUI: 1 is stock, 0 is sampling without those tokens, and
+weights in between land strictly between; two references are weighted independently."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.harness.graphs import add_sampler, multi_stage, tiny_pipeline, write_reference
+from tests.harness.server import execution_error, saved_latents
+
+
+def _run(server, graph: dict) -> dict[str, torch.Tensor]:
+    entry = server.run(graph)
+    assert entry["status"]["status_str"] == "success", execution_error(entry) or server.log_tail()
+    return {node_id.removeprefix("save_"): latent for node_id, latent in saved_latents(server, entry).items()}
+
+
+def _gap(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a - b).abs().max().item()
+
+
+def _strictly_between(middle: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> None:
+    span = (high - low).abs().mean().item()
+    to_low, to_high = (middle - low).abs().mean().item(), (middle - high).abs().mean().item()
+    assert span > 1e-3, "the two ends must differ for the test to mean anything"
+    assert 0.05 * span < to_low < span and 0.05 * span < to_high < span, (to_low, to_high, span)
+
+
+def _always(**inputs) -> dict:
+    return multi_stage("always", **inputs)
+
+
+@pytest.fixture(scope="module")
+def single_reference(comfy_server):
+    reference = write_reference(comfy_server.base, "weights_subject.png")
+    graph = tiny_pipeline(reference, seed=5, steps=6)
+    graph["no_image_tokens"] = {"class_type": "SqueezeTestDropImageTokens",
+                                "inputs": {"conditioning": ["aggregate", 0]}}
+    graph["identity_no_image_tokens"] = {"class_type": "SqueezeVAEIdentityEncode", "inputs": {
+        **graph["identity"]["inputs"], "conditioning": ["no_image_tokens", 0]}}
+    graph["negative_no_image_tokens"] = {"class_type": "ConditioningZeroOut",
+                                         "inputs": {"conditioning": ["no_image_tokens", 0]}}
+    add_sampler(graph, "stock")
+    add_sampler(graph, "ones", multi_stage("custom", semantic_breakpoints="0:1", identity_breakpoints="0:1"))
+    add_sampler(graph, "identity_0", _always(identity_strength=0.0))
+    add_sampler(graph, "identity_half", _always(identity_strength=0.5))
+    add_sampler(graph, "without_references", positive=["aggregate", 0])
+    add_sampler(graph, "semantic_0", _always(semantic_strength=0.0))
+    add_sampler(graph, "semantic_half", _always(semantic_strength=0.5))
+    add_sampler(graph, "without_image_tokens", positive=["identity_no_image_tokens", 0],
+                negative=["negative_no_image_tokens", 0])
+    return _run(comfy_server, graph)
+
+
+def test_weight_one_everywhere_is_the_stock_ksampler(single_reference):
+    assert _gap(single_reference["ones"], single_reference["stock"]) <= 1e-5
+
+
+def test_identity_weight_zero_is_sampling_without_the_references(single_reference):
+    assert _gap(single_reference["identity_0"], single_reference["without_references"]) <= 1e-5
+    assert _gap(single_reference["identity_0"], single_reference["stock"]) > 1e-3
+
+
+def test_semantic_weight_zero_is_sampling_without_the_image_tokens(single_reference):
+    assert _gap(single_reference["semantic_0"], single_reference["without_image_tokens"]) <= 1e-5
+    assert _gap(single_reference["semantic_0"], single_reference["stock"]) > 1e-3
+
+
+@pytest.mark.parametrize("stream", ["identity", "semantic"])
+def test_half_weight_lies_strictly_between(single_reference, stream):
+    _strictly_between(single_reference[f"{stream}_half"], single_reference[f"{stream}_0"], single_reference["stock"])
+
+
+@pytest.fixture(scope="module")
+def two_references(comfy_server):
+    first = write_reference(comfy_server.base, "weights_first.png", colour=(220, 30, 30))
+    second = write_reference(comfy_server.base, "weights_second.png", size=(64, 96), colour=(30, 60, 220))
+    graph = tiny_pipeline(first, seed=9, steps=6)
+    graph["second"] = {"class_type": "LoadImage", "inputs": {"image": second}}
+    graph["encode"]["inputs"]["image2"] = ["second", 0]
+    base = graph["identity"]["inputs"]
+    for name, inputs in {
+        "first_only": {"image2": None}, "second_only": {"image1": ["second", 0], "image2": None},
+        "strengths_1_0": {"image2": ["second", 0], "strength2": 0.0},
+        "strengths_0_1": {"image2": ["second", 0], "strength1": 0.0},
+        "strengths_1_half": {"image2": ["second", 0], "strength2": 0.5},
+        "strengths_half_1": {"image2": ["second", 0], "strength1": 0.5},
+        "both": {"image2": ["second", 0]},
+    }.items():
+        merged = {key: value for key, value in {**base, **inputs}.items() if value is not None}
+        graph[f"identity_{name}"] = {"class_type": "SqueezeVAEIdentityEncode", "inputs": merged}
+    for name in ("first_only", "second_only", "both"):
+        add_sampler(graph, f"stock_{name}", positive=[f"identity_{name}", 0])
+    for name in ("1_0", "0_1", "1_half", "half_1"):
+        add_sampler(graph, name, _always(), positive=[f"identity_strengths_{name}", 0])
+    return _run(comfy_server, graph)
+
+
+def test_each_reference_follows_its_own_weight(two_references):
+    latents = two_references
+    assert _gap(latents["1_0"], latents["stock_first_only"]) <= 1e-5
+    assert _gap(latents["0_1"], latents["stock_second_only"]) <= 1e-5
+    _strictly_between(latents["1_half"], latents["1_0"], latents["stock_both"])
+    _strictly_between(latents["half_1"], latents["0_1"], latents["stock_both"])
+    assert _gap(latents["1_half"], latents["half_1"]) > 1e-3
