@@ -8,14 +8,18 @@ classes at tiny size with deterministic weights. Nothing here ships with the pac
 import json
 import os
 
+import comfy.controlnet
+import comfy.latent_formats
 import comfy.model_management as mm
 import comfy.model_patcher
+import comfy.ops
 import comfy.sd
 import comfy.supported_models
 import comfy.supported_models_base
 import folder_paths
 import torch
 from comfy import sd1_clip
+from comfy.ldm.qwen_image.controlnet import QwenImageControlNetModel
 from comfy.ldm.wan.vae import WanVAE
 from comfy.text_encoders.llama import Qwen25_7BVLI
 from comfy.text_encoders.qwen_image import QwenImageTEModel, QwenImageTokenizer
@@ -36,6 +40,12 @@ def _initialise(module: torch.nn.Module, seed: int) -> None:
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) / fan_in**0.5)
 
 
+def _tiny_qwen_image_config(context_dim: int, num_layers: int) -> dict:
+    return {"image_model": "qwen_image", "num_layers": num_layers, "attention_head_dim": 16,
+            "num_attention_heads": 2, "joint_attention_dim": context_dim, "axes_dims_rope": (4, 6, 6),
+            "in_channels": 64, "out_channels": 16, "patch_size": 2}
+
+
 class SqueezeTestTinyQwenImage:
     """A Qwen-Image diffusion model of tiny width, built from comfy.supported_models.QwenImage."""
 
@@ -50,16 +60,34 @@ class SqueezeTestTinyQwenImage:
     CATEGORY = "squeeze_test"
 
     def build(self, context_dim, num_layers, weight_seed):
-        unet_config = {"image_model": "qwen_image", "num_layers": num_layers, "attention_head_dim": 16,
-                       "num_attention_heads": 2, "joint_attention_dim": context_dim, "axes_dims_rope": (4, 6, 6),
-                       "in_channels": 64, "out_channels": 16, "patch_size": 2}
-        config = comfy.supported_models.QwenImage(unet_config)
+        config = comfy.supported_models.QwenImage(_tiny_qwen_image_config(context_dim, num_layers))
         config.set_inference_dtype(torch.float32, None)
         model = config.get_model({})
         _initialise(model.diffusion_model, weight_seed)
         patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(),
                                                    offload_device=mm.unet_offload_device())
         return (patcher,)
+
+
+class SqueezeTestTinyQwenControlNet:
+    """An InstantX-style Qwen-Image ControlNet at the tiny model's width, wrapped as the stock loader wraps one."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"context_dim": ("INT", {"default": 32, "min": 8, "max": 4096}),
+                             "weight_seed": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ("CONTROL_NET",)
+    FUNCTION = "build"
+    CATEGORY = "squeeze_test"
+
+    def build(self, context_dim, weight_seed):
+        config = _tiny_qwen_image_config(context_dim, 1)
+        model = QwenImageControlNetModel(operations=comfy.ops.disable_weight_init, dtype=torch.float32, **config)
+        _initialise(model, weight_seed)
+        return (comfy.controlnet.ControlNet(model, compression_ratio=1, latent_format=comfy.latent_formats.Wan21(),
+                                            load_device=mm.get_torch_device(), manual_cast_dtype=None,
+                                            extra_conds=[]),)
 
 
 class SqueezeTestTinyVAE:
@@ -196,6 +224,7 @@ class SqueezeTestRecordCalls:
             references = c.get("ref_latents") or []
             entry = {"sigma": float(args["timestep"].flatten()[0]), "batch": int(args["input"].shape[0]),
                      "context_tokens": int(c["c_crossattn"].shape[1]), "references": len(references),
+                     "control": c.get("control") is not None,
                      "reference_shapes": [list(r.shape) for r in references]}
             with open(path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(entry) + "\n")
@@ -213,4 +242,5 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestTinyQwenImageCLIP": SqueezeTestTinyQwenImageCLIP,
     "SqueezeTestSaveConditioning": SqueezeTestSaveConditioning,
     "SqueezeTestDropImageTokens": SqueezeTestDropImageTokens,
+    "SqueezeTestTinyQwenControlNet": SqueezeTestTinyQwenControlNet,
 }
