@@ -15,7 +15,6 @@ import math
 
 import comfy.conds
 import torch
-from comfy.ldm.modules.attention import attention_pytorch
 
 TEXT_KEY = "squeeze_text_log_weights"
 """[B, T, 1] log weight per context token, a CONDCrossAttn so it is padded and repeated with the context."""
@@ -72,20 +71,18 @@ def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def key_bias_override(bias: torch.Tensor, previous=None):
     """An ``optimized_attention_override`` that adds ``bias`` to attention over the joint sequence.
 
-    Attention over other sequences (a ControlNet's, say) is left alone. Weighted calls run through
-    PyTorch's SDPA, which takes a broadcast additive mask on every device."""
+    The bias goes in as an additive [B, 1, 1, keys] mask, which every ComfyUI attention function
+    takes, so a weighted step runs the same attention as a stock one. Attention over other
+    sequences is left alone."""
 
     def override(func, q, k, v, heads, mask=None, *args, **kwargs):
         keys = k.shape[2] if kwargs.get("skip_reshape") else k.shape[1]
-        if keys != bias.shape[-1]:
-            return previous(func, q, k, v, heads, mask, *args, **kwargs) if previous else func(
-                q, k, v, heads, mask, *args, **kwargs)
-        combined = bias.to(device=q.device, dtype=q.dtype)
-        if mask is not None:
-            combined = _additive(mask, q.dtype) + combined
+        if keys == bias.shape[-1]:
+            weighted = bias.to(device=q.device, dtype=q.dtype)
+            mask = weighted if mask is None else _additive(mask, q.dtype) + weighted
         if previous is not None:
-            return previous(func, q, k, v, heads, combined, *args, **kwargs)
-        return attention_pytorch(q, k, v, heads, combined, *args, **kwargs)
+            return previous(func, q, k, v, heads, mask, *args, **kwargs)
+        return func(q, k, v, heads, mask, *args, **kwargs)
 
     return override
 

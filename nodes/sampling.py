@@ -58,7 +58,7 @@ def sampling_sigmas(model, steps: int, scheduler: str, denoise: float, sampler_n
                                    scheduler=scheduler, denoise=denoise, model_options=model.model_options).sigmas
 
 
-def _guider(model, positive, negative, cfg: float, schedule: StageSchedule) -> StageGuider:
+def make_guider(model, positive, negative, cfg: float, schedule: StageSchedule) -> StageGuider:
     guider = StageGuider(model, schedule)
     guider.set_conds(positive, negative)
     guider.set_cfg(cfg)
@@ -88,7 +88,7 @@ class SqueezeStageGuider(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, cfg, **schedule) -> io.NodeOutput:
-        return io.NodeOutput(_guider(model, positive, negative, cfg, build_schedule(cls.DISPLAY, **schedule)))
+        return io.NodeOutput(make_guider(model, positive, negative, cfg, build_schedule(cls.DISPLAY, **schedule)))
 
 
 class SqueezeMultiStageKSampler(io.ComfyNode):
@@ -126,7 +126,7 @@ class SqueezeMultiStageKSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise,
                 **schedule) -> io.NodeOutput:
-        guider = _guider(model, positive, negative, cfg, build_schedule(cls.DISPLAY, **schedule))
+        guider = make_guider(model, positive, negative, cfg, build_schedule(cls.DISPLAY, **schedule))
         latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         noise = comfy.sample.prepare_noise(latent, seed, latent_image.get("batch_index"))
         sigmas = sampling_sigmas(model, steps, scheduler, denoise, sampler_name)
