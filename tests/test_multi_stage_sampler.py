@@ -5,10 +5,9 @@ import os
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from tests.harness.graphs import multi_stage, tiny_pipeline, write_reference
-from tests.harness.server import execution_error
+from tests.harness.server import execution_error, saved_latents
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +18,7 @@ def reference(comfy_server):
 def _final_latent(server, graph) -> torch.Tensor:
     entry = server.run(graph)
     assert entry["status"]["status_str"] == "success", execution_error(entry) or server.log_tail()
-    [saved] = [item for output in entry["outputs"].values() for item in output.get("latents", [])]
-    path = os.path.join(server.base, "output", saved["subfolder"], saved["filename"])
-    return load_file(path)["latent_tensor"]
+    return saved_latents(server, entry)["save"]
 
 
 def test_always_equals_the_stock_ksampler(comfy_server, reference):
