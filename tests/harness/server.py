@@ -109,6 +109,14 @@ class ComfyServer:
             except json.JSONDecodeError:
                 return error.code, body.decode(errors="replace")
 
+    def fetch(self, path: str) -> tuple[int, str, bytes]:
+        """(status, content type, body) of a GET, for files the server serves."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=60) as response:
+                return response.status, response.headers.get("Content-Type", ""), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("Content-Type", ""), error.read()
+
     def get(self, path: str):
         status, body = self.request(path)
         if status != 200:
