@@ -1,4 +1,4 @@
-"""ComfyUI entry point: registers the Squeeze nodes, nothing else.
+"""ComfyUI entry point: registers the Squeeze nodes and serves web/ (the node help pages).
 
 Outside ComfyUI (pytest, plain scripts) there is no ``comfy_api`` to import, so the entry point is
 simply absent and the package still imports.
@@ -11,4 +11,6 @@ except ImportError as error:
         raise
     comfy_entrypoint = None
 
-__all__ = ["comfy_entrypoint"]
+WEB_DIRECTORY = "./web"
+
+__all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]
