@@ -5,6 +5,7 @@ from typing_extensions import override
 from comfy_api.latest import ComfyExtension, io
 
 from .conditioning import SqueezeDLAAggregate, SqueezeVAEIdentityEncode
+from .diffusion_loader import SqueezeDiffusionModelLoader
 from .encode import SqueezeCLIPJointEncode, SqueezeMLLMEncode
 from .loaders import SqueezeDLALoader, SqueezeMLLMLoader
 from .model_folders import register_model_folders
@@ -21,6 +22,7 @@ NODES = [
     SqueezeMultiStageKSampler,
     SqueezeStageGuider,
     SqueezeSchedulePreview,
+    SqueezeDiffusionModelLoader,
 ]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .dla import DLAConfig, DualLayerAggregator
 from .errors import DLAFileError, DLAMismatchError
+from .file_metadata import read_config_text
 
 CONFIG_KEY = "squeeze_dla_config"
 
@@ -21,25 +21,12 @@ def save_dla(module: DualLayerAggregator, path: str | os.PathLike) -> None:
 
 def read_dla_config(path: str | os.PathLike) -> DLAConfig:
     """The config stored in a DLA file, without loading its weights."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DLAFileError(f"no DLA file at {path}: put the .safetensors file in models/squeeze_dla")
+    text = read_config_text(path, CONFIG_KEY, "DLA", "models/squeeze_dla", DLAFileError,
+                            "pick a file saved by save_dla")
     try:
-        with safe_open(path, framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise DLAFileError(
-            f"{os.path.basename(path)} is not a readable safetensors file ({error}); re-download or re-export it"
-        ) from error
-    if CONFIG_KEY not in metadata:
-        raise DLAFileError(
-            f"{os.path.basename(path)} is a safetensors file but not a Squeeze DLA (no '{CONFIG_KEY}' metadata); "
-            f"pick a file saved by save_dla"
-        )
-    try:
-        return DLAConfig.from_json(metadata[CONFIG_KEY])
+        return DLAConfig.from_json(text)
     except (TypeError, ValueError) as error:
-        raise DLAFileError(f"{os.path.basename(path)} has an unreadable DLA config: {error}") from error
+        raise DLAFileError(f"{os.path.basename(os.fspath(path))} has an unreadable DLA config: {error}") from error
 
 
 def load_dla(

@@ -21,6 +21,10 @@ class DLAMismatchError(SqueezeError):
     """A DLA made for another MLLM (width or layer count) than the features it is given."""
 
 
+class ModelFileError(SqueezeError):
+    """A diffusion model file without the pack's config, or whose weights do not match it."""
+
+
 class ScheduleError(SqueezeError):
     """A stage schedule with breakpoints or weights outside their valid ranges."""
 

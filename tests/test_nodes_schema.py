@@ -12,6 +12,7 @@ NODES = {
     "SqueezeMultiStageKSampler": ("Squeeze Multi-Stage KSampler", "squeeze/sampling", ["LATENT"]),
     "SqueezeStageGuider": ("Squeeze Stage Guider", "squeeze/sampling", ["GUIDER"]),
     "SqueezeSchedulePreview": ("Squeeze Schedule Preview", "squeeze/sampling", ["IMAGE"]),
+    "SqueezeDiffusionModelLoader": ("Squeeze Diffusion Model Loader", "squeeze/loaders", ["MODEL"]),
 }
 
 

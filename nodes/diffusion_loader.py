@@ -1,0 +1,70 @@
+"""Loads the pack's own diffusion models (the trained miniature) into ComfyUI's own Qwen-Image classes."""
+
+from __future__ import annotations
+
+import os
+
+import comfy.model_management as mm
+import comfy.model_patcher
+import comfy.supported_models
+import comfy.utils
+import folder_paths
+from comfy_api.latest import io
+
+from ..squeeze_core.model_files import check_weights, read_diffusion_model_config
+
+from .errors import node_errors
+from .loaders import DTYPES
+
+FOLDER = "diffusion_models"
+
+
+class SqueezeDiffusionModelLoader(io.ComfyNode):
+    DISPLAY = "Squeeze Diffusion Model Loader"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeDiffusionModelLoader",
+            display_name=cls.DISPLAY,
+            category="squeeze/loaders",
+            description="Loads a diffusion model saved by this pack (the trained miniature, or your own training): "
+            "its sizes travel in the file, so it is rebuilt exactly with ComfyUI's own Qwen-Image classes and "
+            "works with every stock and Squeeze sampler. Real Qwen-Image files load with the stock Load Diffusion "
+            "Model node.",
+            inputs=[
+                io.Combo.Input("model_name", options=folder_paths.get_filename_list(FOLDER),
+                               tooltip="A .safetensors file in models/diffusion_models saved by save_diffusion_model."),
+                io.Combo.Input("dtype", options=list(DTYPES), default="auto",
+                               tooltip="Weight precision. auto: what ComfyUI picks for this device."),
+            ],
+            outputs=[io.Model.Output(display_name="model", tooltip="The diffusion model, for any sampler.")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, model_name: str, dtype: str) -> bool | str:
+        if folder_paths.get_full_path(FOLDER, model_name) is None:
+            return (f"{cls.DISPLAY}: no file named '{model_name}' in models/diffusion_models; put it there and "
+                    f"refresh, or pick one from the list")
+        return True
+
+    @classmethod
+    def execute(cls, model_name: str, dtype: str) -> io.NodeOutput:
+        path = folder_paths.get_full_path(FOLDER, model_name)
+        with node_errors(cls.DISPLAY):
+            config = read_diffusion_model_config(path)
+            weights = comfy.utils.load_torch_file(path, safe_load=True)
+            model_config = comfy.supported_models.QwenImage({"image_model": config.architecture,
+                                                             **config.model_kwargs()})
+            load_device = mm.get_torch_device()
+            unet_dtype = DTYPES[dtype] or mm.unet_dtype(model_params=comfy.utils.calculate_parameters(weights),
+                                                        supported_dtypes=model_config.supported_inference_dtypes,
+                                                        weight_dtype=comfy.utils.weight_dtype(weights))
+            model_config.set_inference_dtype(unet_dtype, mm.unet_manual_cast(
+                unet_dtype, load_device, model_config.supported_inference_dtypes))
+            model = model_config.get_model(weights, "")
+            check_weights(set(model.diffusion_model.state_dict()), set(weights), os.path.basename(path))
+            model.load_model_weights(weights, "")
+        return io.NodeOutput(comfy.model_patcher.ModelPatcher(model.to(mm.unet_offload_device()),
+                                                              load_device=load_device,
+                                                              offload_device=mm.unet_offload_device()))
