@@ -59,6 +59,17 @@ def test_image_roles_follow_picture_order(qwen25_encoder):
     assert first_positions[0] < first_positions[1]
 
 
+def test_picture_labels_can_be_left_out(qwen25_encoder):
+    labelled = qwen25_encoder.encode("swap them", PICTURES[:2])
+    bare = qwen25_encoder.encode("swap them", PICTURES[:2], picture_labels=False)
+    def text_tokens(features):
+        return int((features.roles == TokenRole.TEXT).sum())
+
+    assert bare.image_token_counts() == labelled.image_token_counts()
+    assert text_tokens(bare) < text_tokens(labelled)
+    assert labelled.hidden_states.shape[2] - bare.hidden_states.shape[2] == text_tokens(labelled) - text_tokens(bare)
+
+
 def test_layers_are_as_requested(encoder):
     all_layers = encoder.encode("a toy", PICTURES[:1])
     assert all_layers.hidden_states.shape[0] == encoder.num_layers + 1
