@@ -26,7 +26,7 @@ CONFIGS = ("stock", "stock_without_references", "identity_off", "always", "paper
 TEXT_TOKENS, IMAGE_TOKENS, CONTEXT_DIM = 30, 170, 64
 
 
-def _import_comfyui(device: str) -> None:
+def _import_comfyui(device: str, attention: str) -> None:
     sys.path.insert(0, ROOT)
     from tests.harness.comfyui_tree import comfyui_path
 
@@ -34,6 +34,7 @@ def _import_comfyui(device: str) -> None:
     from comfy.cli_args import args
 
     args.cpu = device == "cpu"
+    args.use_pytorch_cross_attention = attention == "pytorch"
 
 
 def _import_pack():
@@ -105,7 +106,7 @@ def _peak_tensor_mb(run) -> float:
 
 
 def _run(config: str, options: argparse.Namespace) -> dict:
-    _import_comfyui(options.device)
+    _import_comfyui(options.device, options.attention)
     import comfy.model_management as mm
     import comfy.sample
     import comfy.samplers
@@ -168,7 +169,8 @@ def _table(results: dict[str, dict], options: argparse.Namespace) -> str:
         f"Qwen-Image width {options.width}, depth {options.depth}; output {options.size}x{options.size} "
         f"({(options.size // 16) ** 2} tokens) + one reference of the same size + {TEXT_TOKENS + IMAGE_TOKENS} "
         f"context tokens; "
-        f"euler, {options.steps} steps, cfg {options.cfg}; fastest of {options.repeats} runs; device {options.device}",
+        f"euler, {options.steps} steps, cfg {options.cfg}; fastest of {options.repeats} runs; device {options.device}, "
+        f"{options.attention} attention",
         "",
         "| run | s/image | vs stock | predicted from step costs | peak sampling memory MB | vs stock | "
         "peak RSS MB |",
@@ -184,7 +186,7 @@ def _table(results: dict[str, dict], options: argparse.Namespace) -> str:
                         f"with references)"
         memory = result["peak_memory_mb"]
         lines.append(f"| {config} | {result['seconds']:.2f} | {result['seconds'] / stock['seconds']:.3f}x | "
-                     f"{predicted} | {memory:.0f} | {memory / stock['peak_memory_mb']:.3f}x | "
+                     f"{predicted} | {memory:.1f} | {memory / stock['peak_memory_mb']:.4f}x | "
                      f"{result['peak_rss_mb']:.0f} |")
     lines += [
         "",
@@ -204,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cfg", type=float, default=2.5)
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per configuration; the fastest counts")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--attention", choices=("pytorch", "sub-quadratic"), default="pytorch",
+                        help="ComfyUI's attention: PyTorch's (its default on GPUs) or sub-quadratic (its CPU default)")
     parser.add_argument("--config", choices=CONFIGS, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.config:
