@@ -138,7 +138,7 @@ class JointEncoder:
             raise ValueError("capture at least one layer")
         return tuple(sorted(resolved))
 
-    def _vision_inputs(self, references: list[torch.Tensor], batch: int, budget: int) -> list[torch.Tensor]:
+    def vision_inputs(self, references: list[torch.Tensor], batch: int, budget: int) -> list[torch.Tensor]:
         """One [3, H, W] picture per (batch item, reference), in prompt order, resized to the budget."""
         pictures = []
         for row in range(batch):
@@ -146,6 +146,21 @@ class JointEncoder:
                 picture = reference[row if reference.shape[0] > 1 else 0]
                 pictures.append(resize_to_area(picture[None], budget, self.patch_factor, mode="bicubic")[0])
         return pictures
+
+    def model_inputs(self, texts: list[str], pictures: list[torch.Tensor], budget: int) -> dict:
+        """The processor's tensors for rendered chat ``texts`` holding ``pictures`` [3, H, W] in order."""
+        processor_kwargs = {}
+        if pictures:
+            processor_kwargs = dict(
+                images=pictures,
+                do_rescale=False,
+                size={"shortest_edge": self.patch_factor**2, "longest_edge": max(budget, self.patch_factor**2) * 4},
+            )
+        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **processor_kwargs)
+        inputs = {key: value.to(self.device) if torch.is_tensor(value) else value for key, value in inputs.items()}
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        return inputs
 
     @torch.inference_mode()
     def encode(
@@ -180,17 +195,7 @@ class JointEncoder:
             prompt_format.render(prompts[row if len(prompts) > 1 else 0], len(references), self.image_placeholder)
             for row in range(batch)
         ]
-        processor_kwargs = {}
-        if references:
-            processor_kwargs = dict(
-                images=self._vision_inputs(references, batch, budget),
-                do_rescale=False,
-                size={"shortest_edge": self.patch_factor**2, "longest_edge": max(budget, self.patch_factor**2) * 4},
-            )
-        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **processor_kwargs)
-        inputs = {key: value.to(self.device) if torch.is_tensor(value) else value for key, value in inputs.items()}
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        inputs = self.model_inputs(texts, self.vision_inputs(references, batch, budget), budget)
         keep = self.resolve_layers(layers)
         backbone = getattr(self.model, "model", self.model)
         outputs = backbone(**inputs, output_hidden_states=True, use_cache=False, return_dict=True)

@@ -65,6 +65,13 @@ def sample_instruction(rng: random.Random, two_subjects: float = 0.25) -> Instru
     return Instruction(rng.choice(SINGLE_POSITIONS), rng.choice(sorted(SCALES)), background, turns, 1)
 
 
+def all_instructions() -> list[Instruction]:
+    placements = [(position, scale, 1) for position in SINGLE_POSITIONS for scale in SCALES]
+    placements += [(row, "small", 2) for row in ROWS]
+    return [Instruction(position, scale, background, turns, count) for position, scale, count in placements
+            for background in BACKGROUNDS for turns in range(4)]
+
+
 def subject_boxes(instruction: Instruction, size: int) -> list[tuple[int, int, int]]:
     """(top, left, side) of each subject in a size x size image."""
     side = round(size * SCALES[instruction.scale])

@@ -42,6 +42,11 @@ class Identity:
     def name(self) -> str:
         return f"{self.primary}-{self.secondary} {self.texture} {self.shape}"
 
+    @property
+    def description(self) -> str:
+        """How the miniature's MLLM learns to describe it."""
+        return f"a {self.primary} and {self.secondary} {self.texture} {self.shape}"
+
 
 def all_identities() -> list[Identity]:
     return [Identity(shape, texture, first, second) for shape, texture, (first, second)

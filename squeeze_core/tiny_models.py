@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
@@ -53,8 +54,9 @@ class TinyMLLMSpec:
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
 
-def build_tiny_tokenizer(vocab_size: int = 512):
-    """A Qwen-style byte-level BPE tokenizer with the chat and vision special tokens."""
+def build_tiny_tokenizer(vocab_size: int = 512, corpus: Sequence[str] = ()):
+    """A Qwen-style byte-level BPE tokenizer with the chat and vision special tokens, its merges learnt
+    from the prompt templates plus ``corpus``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -67,7 +69,7 @@ def build_tiny_tokenizer(vocab_size: int = 512):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator(_CORPUS, trainer)
+    tokenizer.train_from_iterator((*_CORPUS, *corpus), trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>")
 
 
@@ -123,17 +125,11 @@ def _processor(family: str, tokenizer):
     return Qwen2VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor())
 
 
-def build_tiny_mllm(folder: str | os.PathLike, spec: TinyMLLMSpec = TinyMLLMSpec()) -> str:
-    """Write a tiny MLLM folder (config, safetensors, tokenizer, processor); returns its path.
-
-    The same spec always gives the same weights. An existing complete folder is kept as it is.
-    """
+def build_tiny_mllm_parts(spec: TinyMLLMSpec = TinyMLLMSpec(), corpus: Sequence[str] = ()):
+    """(model, processor) of a tiny MLLM in memory; the same spec and corpus always give the same weights."""
     from transformers import AutoModelForImageTextToText
 
-    folder = os.fspath(folder)
-    if os.path.isfile(os.path.join(folder, "model.safetensors")):
-        return folder
-    tokenizer = build_tiny_tokenizer(spec.vocab_size)
+    tokenizer = build_tiny_tokenizer(spec.vocab_size, corpus)
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN_SPECIAL_TOKENS}
     config = _config(spec, len(tokenizer), ids)
     generator_state = torch.random.get_rng_state()
@@ -142,11 +138,25 @@ def build_tiny_mllm(folder: str | os.PathLike, spec: TinyMLLMSpec = TinyMLLMSpec
         model = AutoModelForImageTextToText.from_config(config)
     finally:
         torch.random.set_rng_state(generator_state)
+    return model, _processor(spec.family, tokenizer)
+
+
+def save_mllm_folder(model, processor, folder: str | os.PathLike) -> str:
+    """Write a Hugging Face folder (config, safetensors, tokenizer, processor) atomically; returns its path."""
+    folder = os.fspath(folder)
     staging = f"{folder}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    _processor(spec.family, tokenizer).save_pretrained(staging)
+    processor.save_pretrained(staging)
     model.save_pretrained(staging, safe_serialization=True)
     os.makedirs(os.path.dirname(os.path.abspath(folder)), exist_ok=True)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(staging, folder)
     return folder
+
+
+def build_tiny_mllm(folder: str | os.PathLike, spec: TinyMLLMSpec = TinyMLLMSpec()) -> str:
+    """Write a random-weight tiny MLLM folder; returns its path. An existing complete folder is kept."""
+    folder = os.fspath(folder)
+    if os.path.isfile(os.path.join(folder, "model.safetensors")):
+        return folder
+    return save_mllm_folder(*build_tiny_mllm_parts(spec), folder)

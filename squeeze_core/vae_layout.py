@@ -1,10 +1,10 @@
-"""Qwen-Image VAE weights from diffusers' layout (what training uses) into the original Wan 2.1 layout that
+"""Qwen-Image VAE weights between diffusers' layout (what training uses) and the original Wan 2.1 layout that
 ComfyUI's stock VAELoader reads, so a VAE trained here loads like qwen_image_vae.safetensors."""
 
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import torch
 
@@ -46,3 +46,13 @@ def _rename(key: str, num_res_blocks: int) -> str:
 def qwen_vae_to_wan_layout(state_dict: Mapping[str, torch.Tensor], num_res_blocks: int) -> dict[str, torch.Tensor]:
     """Rename every weight of a diffusers ``AutoencoderKLQwenImage`` to ComfyUI's ``WanVAE`` names."""
     return {_rename(key, num_res_blocks): value for key, value in state_dict.items()}
+
+
+def wan_layout_to_qwen_vae(state_dict: Mapping[str, torch.Tensor], diffusers_keys: Iterable[str],
+                           num_res_blocks: int) -> dict[str, torch.Tensor]:
+    """The inverse rename, for the weights of a diffusers model whose own keys are ``diffusers_keys``."""
+    names = {_rename(key, num_res_blocks): key for key in diffusers_keys}
+    unknown = sorted(set(state_dict) - set(names))
+    if unknown:
+        raise ValueError(f"Wan 2.1 VAE weights with no diffusers name: {unknown[:5]}")
+    return {names[key]: value for key, value in state_dict.items()}

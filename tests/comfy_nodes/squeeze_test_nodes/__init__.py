@@ -185,6 +185,24 @@ class SqueezeTestSaveConditioning:
         return ()
 
 
+class SqueezeTestSaveSigmas:
+    """Writes a SIGMAS to output/<file_name>.safetensors, so a test can hand the same sigmas to another sampler."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"sigmas": ("SIGMAS",), "file_name": ("STRING", {"default": "sigmas"})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "save"
+    OUTPUT_NODE = True
+    CATEGORY = "squeeze_test"
+
+    def save(self, sigmas, file_name):
+        save_file({"sigmas": sigmas.detach().float().contiguous().cpu()},
+                  os.path.join(folder_paths.get_output_directory(), f"{file_name}.safetensors"))
+        return ()
+
+
 class SqueezeTestDropImageTokens:
     """What semantic weight 0 must equal: the conditioning with the MLLM's image tokens cut out."""
 
@@ -241,6 +259,7 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestRecordCalls": SqueezeTestRecordCalls,
     "SqueezeTestTinyQwenImageCLIP": SqueezeTestTinyQwenImageCLIP,
     "SqueezeTestSaveConditioning": SqueezeTestSaveConditioning,
+    "SqueezeTestSaveSigmas": SqueezeTestSaveSigmas,
     "SqueezeTestDropImageTokens": SqueezeTestDropImageTokens,
     "SqueezeTestTinyQwenControlNet": SqueezeTestTinyQwenControlNet,
 }

@@ -1,0 +1,45 @@
+"""The diffusion transformer in diffusers (Qwen-Image architecture, any width): building it from the pack's
+model files, and one velocity prediction under a step's conditioning, shared by training and the pipeline."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from safetensors.torch import load_file
+
+from .key_weighted_attention import install_key_weighting
+from .model_files import DiffusionModelConfig, check_weights, read_diffusion_model_config
+from .stage_conditioning import StepConditioning
+
+
+def build_transformer(config: DiffusionModelConfig, seed: int | None = None):
+    """A diffusers ``QwenImageTransformer2DModel`` of these sizes, its attention able to weight keys."""
+    from diffusers import QwenImageTransformer2DModel
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    transformer = QwenImageTransformer2DModel(**config.model_kwargs())
+    install_key_weighting(transformer)
+    return transformer
+
+
+def load_transformer(path: str | os.PathLike):
+    """The transformer a ``save_diffusion_model`` file holds, every weight checked."""
+    transformer = build_transformer(read_diffusion_model_config(path))
+    tensors = load_file(os.fspath(path))
+    check_weights(set(transformer.state_dict()), set(tensors), os.path.basename(os.fspath(path)))
+    transformer.load_state_dict(tensors, strict=True)
+    return transformer.eval().requires_grad_(False)
+
+
+def predict_velocity(transformer: torch.nn.Module, noisy_tokens: torch.Tensor, condition: StepConditioning,
+                     sigma: torch.Tensor, target_grid: tuple[int, int, int]) -> torch.Tensor:
+    """Flow velocity (noise minus clean latent) for the target tokens; ``sigma`` is [B] in 0..1."""
+    hidden = torch.cat([noisy_tokens, *condition.references], dim=1)
+    shapes = [[target_grid, *condition.reference_grids]] * noisy_tokens.shape[0]
+    extra = None if condition.key_bias is None else {"key_bias": condition.key_bias}
+    output = transformer(hidden_states=hidden, encoder_hidden_states=condition.context,
+                         encoder_hidden_states_mask=condition.context_mask, timestep=sigma.to(hidden.dtype),
+                         img_shapes=shapes, attention_kwargs=extra, return_dict=False)[0]
+    return output[:, :noisy_tokens.shape[1]]

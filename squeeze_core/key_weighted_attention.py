@@ -1,0 +1,58 @@
+"""Qwen-Image's joint attention in diffusers with an additive bias on the keys: log(w) on a stream's keys
+scales that stream's share of every softmax by w. It is how the standalone pipeline weights the MLLM's image
+tokens and the reference tokens between 0 (left out) and 1 (untouched), as the ComfyUI sampler does."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class KeyWeightedQwenAttnProcessor:
+    """Joint text-then-image attention of a Qwen-Image block; ``key_bias`` [B, 1, 1, text + image] is added
+    to the attention logits (padding masked as diffusers masks it)."""
+
+    def __call__(self, attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor,
+                 encoder_hidden_states_mask: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                 image_rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 key_bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        from diffusers.models.transformers.transformer_qwenimage import apply_rotary_emb_qwen
+
+        head_dim = attn.inner_dim // attn.heads
+
+        def heads(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.unflatten(-1, (-1, head_dim))
+
+        query, key, value = (heads(attn.to_q(hidden_states)), heads(attn.to_k(hidden_states)),
+                             heads(attn.to_v(hidden_states)))
+        text_query, text_key, text_value = (heads(attn.add_q_proj(encoder_hidden_states)),
+                                            heads(attn.add_k_proj(encoder_hidden_states)),
+                                            heads(attn.add_v_proj(encoder_hidden_states)))
+        query, key = attn.norm_q(query), attn.norm_k(key)
+        text_query, text_key = attn.norm_added_q(text_query), attn.norm_added_k(text_key)
+        if image_rotary_emb is not None:
+            image_freqs, text_freqs = image_rotary_emb
+            query, key = (apply_rotary_emb_qwen(t, image_freqs, use_real=False) for t in (query, key))
+            text_query, text_key = (apply_rotary_emb_qwen(t, text_freqs, use_real=False) for t in (text_query, text_key))
+        joint = [torch.cat(pair, dim=1).transpose(1, 2) for pair in
+                 ((text_query, query), (text_key, key), (text_value, value))]
+        bias = _joint_bias(encoder_hidden_states_mask, hidden_states.shape[1], key_bias, joint[0].dtype)
+        out = F.scaled_dot_product_attention(*joint, attn_mask=bias).transpose(1, 2).flatten(2, 3)
+        text_tokens = encoder_hidden_states.shape[1]
+        image_out = attn.to_out[0](out[:, text_tokens:].contiguous())
+        return image_out, attn.to_add_out(out[:, :text_tokens].contiguous())
+
+
+def _joint_bias(text_mask: torch.Tensor | None, image_tokens: int, key_bias: torch.Tensor | None,
+                dtype: torch.dtype) -> torch.Tensor | None:
+    if text_mask is None:
+        return None if key_bias is None else key_bias.to(dtype)
+    padding = torch.zeros(text_mask.shape[0], text_mask.shape[1] + image_tokens, dtype=dtype, device=text_mask.device)
+    padding[:, :text_mask.shape[1]].masked_fill_(~text_mask.bool(), torch.finfo(dtype).min)
+    padding = padding[:, None, None, :]
+    return padding if key_bias is None else padding + key_bias.to(dtype)
+
+
+def install_key_weighting(transformer: torch.nn.Module) -> None:
+    """Give every joint attention of a diffusers ``QwenImageTransformer2DModel`` the key-weighted processor."""
+    transformer.set_attn_processor(KeyWeightedQwenAttnProcessor())

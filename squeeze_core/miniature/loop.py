@@ -1,0 +1,77 @@
+"""One training loop for every part of the miniature, on accelerate: the same code runs on one CPU, and
+on several processes, GPUs or machines under ``accelerate launch``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Callable, Iterable
+
+import torch
+
+logger = logging.getLogger("squeeze.training")
+
+
+def cosine_with_warmup(optimizer: torch.optim.Optimizer, steps: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def batch_indices(size: int, batch: int, seed: int, process: int) -> Iterable[torch.Tensor]:
+    """Endless random batches of dataset indices; each process draws its own."""
+    generator = torch.Generator().manual_seed(seed * 1000 + process)
+    while True:
+        order = torch.randperm(size, generator=generator)
+        for start in range(0, size - batch + 1, batch):
+            yield order[start:start + batch]
+
+
+def train(
+    accelerator,
+    modules: list[torch.nn.Module],
+    loss: Callable[[torch.Tensor, int, list[torch.nn.Module]], torch.Tensor],
+    *,
+    size: int,
+    batch: int,
+    steps: int,
+    learning_rate: float,
+    label: str,
+    seed: int = 0,
+    weight_decay: float = 0.0,
+    warmup: int = 100,
+    log_every: int = 100,
+) -> list[torch.nn.Module]:
+    """Train ``modules`` for ``steps`` on ``loss(indices, step, prepared_modules)``; returns them unwrapped.
+
+    ``loss`` must call the prepared modules it is handed (under several processes they are the
+    distributed wrappers that average the gradients).
+    """
+    parameters = [p for module in modules for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
+    scheduler = cosine_with_warmup(optimizer, steps, min(warmup, steps // 10 + 1))
+    prepared = accelerator.prepare(*modules, optimizer, scheduler)
+    prepared_modules, optimizer, scheduler = list(prepared[:len(modules)]), prepared[-2], prepared[-1]
+    for module in prepared_modules:
+        module.train()
+    batches = batch_indices(size, batch, seed, accelerator.process_index)
+    started, running = time.perf_counter(), 0.0
+    for step in range(steps):
+        value = loss(next(batches), step, prepared_modules)
+        accelerator.backward(value)
+        accelerator.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        running += value.item()
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            count = (step % log_every) + 1
+            if accelerator.is_main_process:
+                logger.info("%s step %d/%d loss %.4f (%.2f s/step)", label, step + 1, steps, running / count,
+                            (time.perf_counter() - started) / (step + 1))
+            running = 0.0
+    return [accelerator.unwrap_model(module).eval() for module in prepared_modules]

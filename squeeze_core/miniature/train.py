@@ -1,0 +1,99 @@
+"""One command that trains the whole miniature from nothing: the MLLM taught the domain, the VAE, then the
+diffusion transformer with the DLA in two stages; it writes every part as the files ComfyUI's loaders and
+the standalone pipeline read. Variants for the ablations reuse a trained MLLM and VAE."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ..denoiser import build_transformer
+from ..dla import DualLayerAggregator
+from ..dla_io import save_dla
+from ..domain_data import DomainDataset, draw_samples
+from ..joint_encoder import JointEncoder
+from ..model_files import save_diffusion_model
+from ..tiny_models import save_mllm_folder
+from ..vae_files import load_vae, save_vae
+from .diffusion_training import Stage, train_stage
+from .mllm_teaching import teach_mllm
+from .spec import MiniatureFiles, MiniatureSpec
+from .training_cache import encode_features, encode_latents
+from .vae_training import train_vae
+
+logger = logging.getLogger("squeeze.training")
+VARIANTS = ("full", "last_layer", "text_only")
+"""``last_layer``: no DLA, the MLLM's final layer only; ``text_only``: the MLLM encodes the instruction alone."""
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    samples: int = 12000
+    mllm_steps: int = 1200
+    vae_steps: int = 1200
+    stages: tuple[Stage, ...] = field(default_factory=lambda: (
+        Stage("stage 1: MLLM conditioning", steps=4000, reference_rate=0.0, semantic_drop_rate=0.0),
+        Stage("stage 2: MLLM + VAE identity", steps=6000, reference_rate=0.85, semantic_drop_rate=0.15),
+    ))
+
+    def scaled(self, factor: float) -> TrainingPlan:
+        """The same plan with every step count scaled (at least one step each), for quick checks."""
+        def scale(count: int) -> int:
+            return max(1, round(count * factor))
+
+        return TrainingPlan(max(64, scale(self.samples)), scale(self.mllm_steps), scale(self.vae_steps),
+                            tuple(Stage(s.name, scale(s.steps), s.reference_rate, s.semantic_drop_rate,
+                                        s.learning_rate, s.batch) for s in self.stages))
+
+
+def make_accelerator():
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    return Accelerator(cpu=not torch.cuda.is_available(),
+                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+
+
+def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(), *, variant: str = "full",
+                    reuse: str | os.PathLike | None = None, spec: MiniatureSpec = MiniatureSpec()) -> MiniatureFiles:
+    """Train and write the miniature under ``out`` (ComfyUI model folder names); with ``reuse``, the MLLM
+    and VAE of a finished run there are loaded instead of trained."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
+    accelerator = make_accelerator()
+    files = MiniatureFiles(os.fspath(out))
+    started = time.perf_counter()
+    data = DomainDataset(draw_samples(plan.samples, "train", spec.seed), spec.image_size)
+    if reuse is not None:
+        trained = MiniatureFiles(os.fspath(reuse))
+        encoder = JointEncoder.from_folder(trained.mllm, vision_pixel_budget=spec.vision_resolution**2)
+        vae = load_vae(trained.vae)
+    else:
+        encoder = teach_mllm(accelerator, data, spec, steps=plan.mllm_steps)
+        images = torch.cat([data.targets, data.references])
+        vae = train_vae(accelerator, images, spec.vae, steps=plan.vae_steps, seed=spec.seed)
+        if accelerator.is_main_process:
+            save_mllm_folder(encoder.model, encoder.processor, files.mllm)
+            os.makedirs(os.path.dirname(files.vae), exist_ok=True)
+            save_vae(vae, files.vae)
+    features = encode_features(encoder, data, with_references=variant != "text_only")
+    latents = encode_latents(vae, data)
+    logger.info("encoded %d samples (%d context tokens each at most) at %.0f s", len(data),
+                features.hidden_states.shape[2], time.perf_counter() - started)
+    transformer = build_transformer(spec.diffusion, seed=spec.seed)
+    dla = DualLayerAggregator(spec.dla_config()) if variant != "last_layer" else None
+    for stage in plan.stages:
+        transformer, dla = train_stage(accelerator, transformer, dla, features, latents, stage, seed=spec.seed)
+    if accelerator.is_main_process:
+        os.makedirs(os.path.dirname(files.diffusion), exist_ok=True)
+        save_diffusion_model(transformer.state_dict(), spec.diffusion, files.diffusion)
+        if dla is not None:
+            os.makedirs(os.path.dirname(files.dla), exist_ok=True)
+            save_dla(dla, files.dla)
+    accelerator.wait_for_everyone()
+    logger.info("trained the %s miniature in %.1f min", variant, (time.perf_counter() - started) / 60)
+    return files

@@ -1,0 +1,64 @@
+"""The miniature's VAE: a narrow Qwen-Image (Wan 2.1) VAE trained on the domain's images, then calibrated
+so its latents have the per-channel statistics that Qwen-Image's latent normalisation expects."""
+
+from __future__ import annotations
+
+import torch
+
+from .loop import train
+from .spec import VAESizes
+
+
+def build_vae(sizes: VAESizes, seed: int):
+    from diffusers import AutoencoderKLQwenImage
+
+    torch.manual_seed(seed)
+    return AutoencoderKLQwenImage(**sizes.kwargs())
+
+
+def to_vae_pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, 3, H, W] into the VAE's [-1, 1] video input [B, 3, 1, H, W]."""
+    return (images.float() / 127.5 - 1.0).unsqueeze(2)
+
+
+def train_vae(accelerator, images: torch.Tensor, sizes: VAESizes, *, steps: int, batch: int = 16,
+              learning_rate: float = 2e-3, kl_weight: float = 1e-6, seed: int = 0):
+    """Reconstruction (L1 + squared error) with a light KL term on a posterior sample."""
+    vae = build_vae(sizes, seed)
+
+    def loss(indices: torch.Tensor, step: int, modules: list[torch.nn.Module]) -> torch.Tensor:
+        (model,) = modules
+        pixels = to_vae_pixels(images[indices]).to(accelerator.device)
+        posterior = model.encode(pixels).latent_dist
+        decoded = model.decode(posterior.sample()).sample
+        error = decoded - pixels
+        return error.abs().mean() + error.square().mean() + kl_weight * posterior.kl().mean()
+
+    (vae,) = train(accelerator, [vae], loss, size=len(images), batch=batch, steps=steps,
+                   learning_rate=learning_rate, label="vae", seed=seed, log_every=50)
+    return calibrate_latents(vae, images[:512])
+
+
+@torch.no_grad()
+def calibrate_latents(vae, images: torch.Tensor):
+    """Rescale the latent channels (exactly, through the two 1x1 convolutions around the latent) so the
+    posterior means over ``images`` have the mean and std of ``latents_mean`` / ``latents_std``: the fixed
+    normalisation ComfyUI and diffusers apply to Qwen-Image latents then yields unit-scale latents."""
+    z_dim = vae.config.z_dim
+    means = torch.cat([vae.encode(to_vae_pixels(images[i:i + 64])).latent_dist.mean
+                       for i in range(0, len(images), 64)])
+    channels = means.transpose(0, 1).flatten(1)
+    target_mean = torch.tensor(vae.config.latents_mean)
+    target_std = torch.tensor(vae.config.latents_std)
+    scale = target_std / channels.std(dim=1).clamp_min(1e-6)
+    shift = target_mean - scale * channels.mean(dim=1)
+    quant = vae.quant_conv
+    quant.weight[:z_dim] *= scale.view(-1, *([1] * (quant.weight.ndim - 1)))
+    quant.bias[:z_dim] = quant.bias[:z_dim] * scale + shift
+    quant.bias[z_dim:] += 2 * scale.log()
+    post = vae.post_quant_conv
+    shift_in = (post.weight * (shift / scale).view(1, -1, *([1] * (post.weight.ndim - 2)))).sum(dim=tuple(
+        range(1, post.weight.ndim)))
+    post.bias -= shift_in
+    post.weight /= scale.view(1, -1, *([1] * (post.weight.ndim - 2)))
+    return vae

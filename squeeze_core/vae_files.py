@@ -1,0 +1,45 @@
+"""VAE files of the pack's own Qwen-Image VAEs: Wan 2.1 key layout (ComfyUI's stock VAELoader reads it)
+with the diffusers sizes in the safetensors metadata, so the standalone pipeline rebuilds the same VAE."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import ModelFileError
+from .file_metadata import read_config_text
+from .model_files import check_weights
+from .vae_layout import qwen_vae_to_wan_layout, wan_layout_to_qwen_vae
+
+CONFIG_KEY = "squeeze_vae_config"
+SIZE_FIELDS = ("base_dim", "z_dim", "dim_mult", "num_res_blocks", "attn_scales", "temperal_downsample",
+               "latents_mean", "latents_std")
+
+
+def save_vae(vae: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Write a diffusers ``AutoencoderKLQwenImage`` in the Wan 2.1 layout, its sizes in the metadata."""
+    sizes = {name: vae.config[name] for name in SIZE_FIELDS}
+    tensors = qwen_vae_to_wan_layout(vae.state_dict(), sizes["num_res_blocks"])
+    save_file({name: value.detach().contiguous().cpu() for name, value in tensors.items()}, os.fspath(path),
+              metadata={CONFIG_KEY: json.dumps(sizes, sort_keys=True), "format": "pt"})
+
+
+def load_vae(path: str | os.PathLike):
+    """The diffusers ``AutoencoderKLQwenImage`` a ``save_vae`` file holds, every weight checked."""
+    from diffusers import AutoencoderKLQwenImage
+
+    text = read_config_text(path, CONFIG_KEY, "VAE", "models/vae", ModelFileError,
+                            "load it with the stock Load VAE node instead")
+    name = os.path.basename(os.fspath(path))
+    try:
+        vae = AutoencoderKLQwenImage(**json.loads(text))
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{name} has an unreadable VAE config: {error}") from error
+    expected = vae.state_dict()
+    tensors = wan_layout_to_qwen_vae(load_file(os.fspath(path)), expected, vae.config.num_res_blocks)
+    check_weights(set(expected), set(tensors), name)
+    vae.load_state_dict(tensors, strict=True)
+    return vae.eval().requires_grad_(False)

@@ -1,0 +1,119 @@
+"""The standalone pipeline and the ComfyUI sampler are one method: from the same files, initial noise and
+sigmas, under stage schedules that drop, weight and restore both streams, their final latents agree."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from diffusers import AutoencoderKLQwenImage
+from PIL import Image
+from safetensors.torch import load_file
+
+from squeeze_core.denoiser import build_transformer
+from squeeze_core.dla import DLAConfig, DualLayerAggregator
+from squeeze_core.dla_io import save_dla
+from squeeze_core.miniature.spec import VAESizes
+from squeeze_core.model_files import DiffusionModelConfig, save_diffusion_model
+from squeeze_core.pipeline import SqueezePipeline
+from squeeze_core.scenes import render_reference
+from squeeze_core.schedule import schedule_from_preset
+from squeeze_core.subjects import split_identities
+from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
+from squeeze_core.vae_files import save_vae
+from tests.harness.server import execution_error, saved_latents
+
+MLLM, DLA, MODEL, VAE = "parity-mllm", "parity_dla.safetensors", "parity_dit.safetensors", "parity_vae.safetensors"
+PROMPT = "put it small in the top left on a sky background, turned right"
+SCHEDULES = {
+    "paper": dict(schedule="paper", switch_1=0.2, switch_2=0.5),
+    "custom": dict(schedule="custom", switch_1=0.05, switch_2=0.15, semantic_breakpoints="0:1, 0.4:0.4",
+                   identity_breakpoints="0:0, 0.2:0, 0.2:0.5, 0.7:1"),
+}
+
+
+def _perturb(module: torch.nn.Module, std: float, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if "gamma" not in name:
+                parameter.add_(torch.randn(parameter.shape, generator=generator) * std)
+
+
+@pytest.fixture(scope="module")
+def parity_files(comfy_server):
+    build_tiny_mllm(comfy_server.models("mllm", MLLM), TinyMLLMSpec(family="qwen2_5_vl"))
+    dla = DualLayerAggregator(DLAConfig(32, 4, tuple(range(5)), context_dim=32, pool_dim=32))
+    _perturb(dla, 0.2, 1)
+    save_dla(dla, comfy_server.models("squeeze_dla", DLA))
+    config = DiffusionModelConfig(num_layers=2, attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+                                  axes_dims_rope=(4, 6, 6))
+    transformer = build_transformer(config, seed=0)
+    _perturb(transformer, 0.05, 2)
+    save_diffusion_model(transformer.state_dict(), config, comfy_server.models("diffusion_models", MODEL))
+    torch.manual_seed(3)
+    vae = AutoencoderKLQwenImage(**VAESizes().kwargs())
+    _perturb(vae, 0.05, 4)
+    save_vae(vae, comfy_server.models("vae", VAE))
+    reference = render_reference(split_identities()[1][0], 64)[0]
+    Image.fromarray(reference).save(os.path.join(comfy_server.base, "input", "parity_subject.png"))
+    return reference
+
+
+def _graph(seed: int, steps: int, schedule: dict) -> dict:
+    return {
+        "model": {"class_type": "SqueezeDiffusionModelLoader", "inputs": {"model_name": MODEL, "dtype": "float32"}},
+        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": VAE}},
+        "mllm": {"class_type": "SqueezeMLLMLoader", "inputs": {"mllm_name": MLLM, "dtype": "float32"}},
+        "dla": {"class_type": "SqueezeDLALoader", "inputs": {"dla_name": DLA}},
+        "image": {"class_type": "LoadImage", "inputs": {"image": "parity_subject.png"}},
+        "encode": {"class_type": "SqueezeMLLMEncode",
+                   "inputs": {"mllm": ["mllm", 0], "prompt": PROMPT, "image1": ["image", 0],
+                              "vision_resolution": 112, "picture_labels": True}},
+        "aggregate": {"class_type": "SqueezeDLAAggregate", "inputs": {"features": ["encode", 0], "dla": ["dla", 0]}},
+        "identity": {"class_type": "SqueezeVAEIdentityEncode",
+                     "inputs": {"conditioning": ["aggregate", 0], "vae": ["vae", 0], "image1": ["image", 0],
+                                "identity_resolution": 64}},
+        "negative": {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["aggregate", 0]}},
+        "latent": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": seed}},
+        "sampler": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
+        "sigmas": {"class_type": "BasicScheduler",
+                   "inputs": {"model": ["model", 0], "scheduler": "simple", "steps": steps, "denoise": 1.0}},
+        "guider": {"class_type": "SqueezeStageGuider",
+                   "inputs": {"model": ["model", 0], "positive": ["identity", 0], "negative": ["negative", 0],
+                              "cfg": 1.0, "identity_strength": 1.0, "semantic_strength": 1.0, **schedule}},
+        "run": {"class_type": "SamplerCustomAdvanced",
+                "inputs": {"noise": ["noise", 0], "guider": ["guider", 0], "sampler": ["sampler", 0],
+                           "sigmas": ["sigmas", 0], "latent_image": ["latent", 0]}},
+        "save": {"class_type": "SaveLatent", "inputs": {"samples": ["run", 0], "filename_prefix": "latents/parity"}},
+        "save_sigmas": {"class_type": "SqueezeTestSaveSigmas",
+                        "inputs": {"sigmas": ["sigmas", 0], "file_name": "parity_sigmas"}},
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_pipeline_matches_the_comfyui_sampler(comfy_server, parity_files, name):
+    seed, steps = 5, 8
+    entry = comfy_server.run(_graph(seed, steps, SCHEDULES[name]))
+    error = execution_error(entry)
+    assert error is None, (error or {}).get("exception_message")
+    in_comfyui = saved_latents(comfy_server, entry)["save"]
+    sigmas = load_file(os.path.join(comfy_server.base, "output", "parity_sigmas.safetensors"))["sigmas"]
+    models = lambda *parts: os.path.join(comfy_server.base, "models", *parts)  # noqa: E731
+    pipeline = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL),
+                                          models("vae", VAE), models("squeeze_dla", DLA), vision_resolution=112)
+    schedule = schedule_from_preset(SCHEDULES[name]["schedule"], SCHEDULES[name]["switch_1"],
+                                    SCHEDULES[name]["switch_2"],
+                                    semantic_points=SCHEDULES[name].get("semantic_breakpoints", ""),
+                                    identity_points=SCHEDULES[name].get("identity_breakpoints", ""))
+    noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(seed))
+    result = pipeline(PROMPT, [parity_files], schedule=schedule, sigmas=sigmas, latents=noise, decode=False)
+    config = pipeline.vae.config
+    raw = result.latents * torch.tensor(config.latents_std).view(1, -1, 1, 1) + torch.tensor(
+        config.latents_mean).view(1, -1, 1, 1)
+    assert in_comfyui.reshape(raw.shape).shape == raw.shape
+    difference = (in_comfyui.reshape(raw.shape) - raw).abs().max().item()
+    assert raw.abs().max().item() > 0.1
+    assert difference <= 1e-4, f"{name}: pipeline and ComfyUI differ by {difference}"
