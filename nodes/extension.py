@@ -11,6 +11,7 @@ from .loaders import SqueezeDLALoader, SqueezeMLLMLoader
 from .model_folders import register_model_folders
 from .sampling import SqueezeMultiStageKSampler, SqueezeStageGuider
 from .schedule_preview import SqueezeSchedulePreview
+from .side_by_side import SqueezeSideBySide
 
 NODES = [
     SqueezeMLLMLoader,
@@ -23,6 +24,7 @@ NODES = [
     SqueezeStageGuider,
     SqueezeSchedulePreview,
     SqueezeDiffusionModelLoader,
+    SqueezeSideBySide,
 ]
 
 

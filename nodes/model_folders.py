@@ -1,10 +1,13 @@
-"""The pack's model folders, registered with ComfyUI so extra_model_paths.yaml entries are kept."""
+"""The pack's model folders, registered with ComfyUI so extra_model_paths.yaml entries are kept, and the
+trained miniature's files, listed in the loaders wherever the pack is installed."""
 
 from __future__ import annotations
 
 import os
 
 import folder_paths
+
+from ..squeeze_core.miniature.spec import SHIPPED
 
 MLLM_FOLDER = "mllm"
 DLA_FOLDER = "squeeze_dla"
@@ -15,6 +18,8 @@ def register_model_folders() -> None:
         folder_paths.add_model_folder_path(name, os.path.join(folder_paths.models_dir, name), is_default=True)
         paths, _ = folder_paths.folder_names_and_paths[name]
         folder_paths.folder_names_and_paths[name] = (paths, extensions)
+    for name in (MLLM_FOLDER, DLA_FOLDER, "diffusion_models", "vae"):
+        folder_paths.add_model_folder_path(name, os.path.join(SHIPPED.root, name))
 
 
 def list_mllm_folders() -> list[str]:

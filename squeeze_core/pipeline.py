@@ -49,22 +49,25 @@ StepCallback = Callable[["SqueezePipeline", int, float, torch.Tensor], None]
 
 class SqueezePipeline:
     def __init__(self, transformer: torch.nn.Module, vae: torch.nn.Module, encoder: JointEncoder,
-                 dla: DualLayerAggregator | None = None):
+                 dla: DualLayerAggregator | None = None, *, text_only: bool = False):
         self.transformer = transformer
         self.vae = vae
         self.encoder = encoder
         self.dla = dla
+        self.text_only = text_only
+        """The MLLM reads the instruction alone (the ablation of joint encoding); the references still give
+        their identity latents."""
         self._interrupt = False
 
     @classmethod
     def from_files(cls, mllm_folder: str | os.PathLike, transformer_path: str | os.PathLike,
                    vae_path: str | os.PathLike, dla_path: str | os.PathLike | None = None, *,
-                   vision_resolution: int = 384) -> SqueezePipeline:
+                   vision_resolution: int = 384, text_only: bool = False) -> SqueezePipeline:
         encoder = JointEncoder.from_folder(mllm_folder, vision_pixel_budget=vision_resolution**2)
         dla = None
         if dla_path is not None:
             dla = load_dla(dla_path, mllm_hidden_size=encoder.hidden_size, mllm_num_layers=encoder.num_layers).eval()
-        return cls(load_transformer(transformer_path), load_vae(vae_path), encoder, dla)
+        return cls(load_transformer(transformer_path), load_vae(vae_path), encoder, dla, text_only=text_only)
 
     @property
     def interrupt(self) -> bool:
@@ -89,7 +92,7 @@ class SqueezePipeline:
             raise ScheduleError(f"guidance_scale is 1 (off) or more, not {guidance_scale}")
 
     def encode_prompt(self, prompt: str | Sequence[str], references: Sequence[ImageLike]) -> AggregatedContext:
-        features = self.encoder.encode(prompt, references)
+        features = self.encoder.encode(prompt, [] if self.text_only else references)
         if self.dla is None:
             return base_conditioning(features)
         with torch.no_grad():

@@ -70,3 +70,11 @@ class MiniatureFiles:
         object.__setattr__(self, "dla", os.path.join(self.root, "squeeze_dla", DLA_FILE))
         object.__setattr__(self, "diffusion", os.path.join(self.root, "diffusion_models", DIFFUSION_FILE))
         object.__setattr__(self, "vae", os.path.join(self.root, "vae", VAE_FILE))
+
+    @property
+    def exists(self) -> bool:
+        return all(os.path.exists(path) for path in (self.mllm, self.dla, self.diffusion, self.vae))
+
+
+SHIPPED = MiniatureFiles(os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights"))
+"""The trained miniature that comes with the pack (what the README's main command runs)."""

@@ -59,9 +59,11 @@ def make_accelerator():
 
 
 def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(), *, variant: str = "full",
-                    reuse: str | os.PathLike | None = None, spec: MiniatureSpec = MiniatureSpec()) -> MiniatureFiles:
+                    reuse: str | os.PathLike | None = None, checkpoints: str | os.PathLike | None = None,
+                    spec: MiniatureSpec = MiniatureSpec()) -> MiniatureFiles:
     """Train and write the miniature under ``out`` (ComfyUI model folder names); with ``reuse``, the MLLM
-    and VAE of a finished run there are loaded instead of trained."""
+    and VAE of a finished run there are loaded instead of trained; with ``checkpoints``, the transformer and
+    DLA after each earlier stage are written there too (``stage_1``: the model before VAE identity)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
     accelerator = make_accelerator()
@@ -86,14 +88,22 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
                 features.hidden_states.shape[2], time.perf_counter() - started)
     transformer = build_transformer(spec.diffusion, seed=spec.seed)
     dla = DualLayerAggregator(spec.dla_config()) if variant != "last_layer" else None
-    for stage in plan.stages:
+    for number, stage in enumerate(plan.stages, start=1):
         transformer, dla = train_stage(accelerator, transformer, dla, features, latents, stage, seed=spec.seed)
+        if checkpoints is not None and number < len(plan.stages) and accelerator.is_main_process:
+            _save_denoiser(MiniatureFiles(os.path.join(os.fspath(checkpoints), f"stage_{number}")), transformer,
+                           dla, spec)
     if accelerator.is_main_process:
-        os.makedirs(os.path.dirname(files.diffusion), exist_ok=True)
-        save_diffusion_model(transformer.state_dict(), spec.diffusion, files.diffusion)
-        if dla is not None:
-            os.makedirs(os.path.dirname(files.dla), exist_ok=True)
-            save_dla(dla, files.dla)
+        _save_denoiser(files, transformer, dla, spec)
     accelerator.wait_for_everyone()
     logger.info("trained the %s miniature in %.1f min", variant, (time.perf_counter() - started) / 60)
     return files
+
+
+def _save_denoiser(files: MiniatureFiles, transformer: torch.nn.Module, dla: DualLayerAggregator | None,
+                   spec: MiniatureSpec) -> None:
+    os.makedirs(os.path.dirname(files.diffusion), exist_ok=True)
+    save_diffusion_model(transformer.state_dict(), spec.diffusion, files.diffusion)
+    if dla is not None:
+        os.makedirs(os.path.dirname(files.dla), exist_ok=True)
+        save_dla(dla, files.dla)

@@ -1,0 +1,43 @@
+"""Reference, instruction and result in one image: what a workflow saves to show the subject kept and the
+instruction followed."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from comfy_api.latest import io
+
+from ..squeeze_core.side_by_side import side_by_side
+
+
+def _uint8(image: torch.Tensor) -> np.ndarray:
+    return image[..., :3].clamp(0, 1).mul(255).round().byte().cpu().numpy()
+
+
+class SqueezeSideBySide(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeSideBySide",
+            display_name="Squeeze Side by Side",
+            category="squeeze/image",
+            description="Puts the reference, the result and the instruction in one picture (one per result in a "
+            "batch), for sharing or comparing runs. Small images are scaled up without blurring.",
+            inputs=[
+                io.Image.Input("reference", tooltip="The reference picture(s) of the subject."),
+                io.Image.Input("result", tooltip="The generated image(s), e.g. from VAE Decode."),
+                io.String.Input("prompt", multiline=True, default="",
+                                tooltip="The instruction, written under the pictures; connect the same text the "
+                                "encoder used."),
+                io.Int.Input("side", default=256, min=64, max=2048, step=8,
+                             tooltip="Each picture's longer edge in the sheet, in pixels."),
+            ],
+            outputs=[io.Image.Output(display_name="image")],
+        )
+
+    @classmethod
+    def execute(cls, reference: torch.Tensor, result: torch.Tensor, prompt: str, side: int) -> io.NodeOutput:
+        references, results = _uint8(reference), _uint8(result)
+        sheets = [side_by_side([references[min(index, len(references) - 1)]], image, prompt, side)
+                  for index, image in enumerate(results)]
+        return io.NodeOutput(torch.from_numpy(np.stack(sheets)).float().div(255.0))

@@ -1,0 +1,137 @@
+"""Command line of the core: ``generate`` from reference images and a prompt, ``train`` the miniature,
+``evaluate`` it on held-out subjects, and draw a ``reference`` of a subject it knows.
+``python -m squeeze_core <command> --help`` says more."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+from .schedule import PRESETS, schedule_from_preset
+from .subjects import HUES, SHAPES, TEXTURES
+
+
+def _files(folder: str):
+    from .miniature.spec import SHIPPED, MiniatureFiles
+
+    return MiniatureFiles(folder) if folder else SHIPPED
+
+
+def _pipeline(options: argparse.Namespace):
+    from .pipeline import SqueezePipeline
+
+    files = _files(options.models)
+    return SqueezePipeline.from_files(options.mllm or files.mllm, options.model or files.diffusion,
+                                      options.vae or files.vae, options.dla or (files.dla if os.path.exists(files.dla)
+                                                                              else None),
+                                      vision_resolution=options.vision_resolution)
+
+
+def generate(options: argparse.Namespace) -> None:
+    import torch
+
+    from .side_by_side import side_by_side
+
+    pipeline = _pipeline(options)
+    references = [np.asarray(Image.open(path).convert("RGB")) for path in options.reference]
+    schedule = schedule_from_preset(options.schedule, options.switch_1, options.switch_2, options.identity_strength)
+    result = pipeline(options.prompt, references, schedule=schedule, height=options.size, width=options.size,
+                      steps=options.steps, guidance_scale=options.cfg,
+                      generator=torch.Generator().manual_seed(options.seed))
+    image = result.images[0]
+    if options.side_by_side:
+        image = side_by_side(references, image, options.prompt)
+    Image.fromarray(image).save(options.out)
+    print(options.out)
+
+
+def train(options: argparse.Namespace) -> None:
+    from .miniature.train import TrainingPlan, train_miniature
+
+    plan = TrainingPlan().scaled(options.scale) if options.scale != 1.0 else TrainingPlan()
+    files = train_miniature(options.out, plan, variant=options.variant, reuse=options.reuse,
+                            checkpoints=options.checkpoints)
+    print(files.root)
+
+
+def evaluate(options: argparse.Namespace) -> None:
+    from .miniature.ablation import run_evaluation
+
+    report = run_evaluation(_files(options.models).root, cases=options.cases, steps=options.steps,
+                            ablations=options.ablations, seed=options.seed)
+    print(report.markdown())
+    if options.json:
+        with open(options.json, "w", encoding="utf-8") as handle:
+            json.dump(report.as_dict(), handle, indent=1)
+
+
+def reference(options: argparse.Namespace) -> None:
+    from .scenes import render_reference
+    from .subjects import Identity
+
+    identity = Identity(options.shape, options.texture, options.primary, options.secondary)
+    Image.fromarray(render_reference(identity, options.size)[0]).save(options.out)
+    print(options.out)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m squeeze_core", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("generate", help="one image from reference images and an instruction")
+    run.add_argument("--reference", action="append", required=True, help="a reference image (repeat for more)")
+    run.add_argument("--prompt", required=True)
+    run.add_argument("--out", default="squeeze.png")
+    run.add_argument("--models", default="", help="a folder laid out like the miniature's (default: the shipped one)")
+    for name in ("mllm", "model", "vae", "dla"):
+        run.add_argument(f"--{name}", default="", help=f"override the {name} path")
+    run.add_argument("--schedule", choices=[p for p in PRESETS if p != "custom"], default="paper")
+    run.add_argument("--switch-1", type=float, default=0.05)
+    run.add_argument("--switch-2", type=float, default=0.15)
+    run.add_argument("--identity-strength", type=float, default=1.0)
+    run.add_argument("--steps", type=int, default=20)
+    run.add_argument("--cfg", type=float, default=1.0)
+    run.add_argument("--size", type=int, default=64)
+    run.add_argument("--vision-resolution", type=int, default=112)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--side-by-side", action="store_true", help="save reference, prompt and result in one image")
+    run.set_defaults(handler=generate)
+
+    learn = commands.add_parser("train", help="train the miniature from nothing (or an ablation variant)")
+    learn.add_argument("--out", required=True, help="folder to write (ComfyUI model folder names inside)")
+    learn.add_argument("--variant", choices=("full", "last_layer", "text_only"), default="full")
+    learn.add_argument("--reuse", default=None, help="take the MLLM and VAE of a finished run in this folder")
+    learn.add_argument("--checkpoints", default=None, help="also write the model after each stage here")
+    learn.add_argument("--scale", type=float, default=1.0, help="scale every step count (0.01: a smoke test)")
+    learn.set_defaults(handler=train)
+
+    draw = commands.add_parser("reference", help="draw a reference picture of a subject the miniature knows")
+    draw.add_argument("--shape", choices=SHAPES, default="disc")
+    draw.add_argument("--texture", choices=TEXTURES, default="stripes")
+    draw.add_argument("--primary", choices=sorted(HUES), default="red")
+    draw.add_argument("--secondary", choices=sorted(HUES), default="cyan")
+    draw.add_argument("--size", type=int, default=64)
+    draw.add_argument("--out", default="subject.png")
+    draw.set_defaults(handler=reference)
+
+    judge = commands.add_parser("evaluate", help="exact scores on held-out subjects, with 95%% intervals")
+    judge.add_argument("--models", default="", help="the miniature's folder (default: the shipped one)")
+    judge.add_argument("--ablations", default=None, help="folder with the variants' runs, for the ablation table")
+    judge.add_argument("--cases", type=int, default=200)
+    judge.add_argument("--steps", type=int, default=20)
+    judge.add_argument("--seed", type=int, default=0)
+    judge.add_argument("--json", default=None, help="also write the figures here")
+    judge.set_defaults(handler=evaluate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    options = parser().parse_args(argv)
+    options.handler(options)
