@@ -32,7 +32,7 @@ class SqueezeSideBySide(io.ComfyNode):
                 io.Int.Input("side", default=256, min=64, max=2048, step=8,
                              tooltip="Each picture's longer edge in the sheet, in pixels."),
             ],
-            outputs=[io.Image.Output(display_name="image")],
+            outputs=[io.Image.Output(display_name="image", tooltip="Reference, result and prompt: one sheet per result.")],
         )
 
     @classmethod

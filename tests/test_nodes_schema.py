@@ -13,6 +13,7 @@ NODES = {
     "SqueezeStageGuider": ("Squeeze Stage Guider", "squeeze/sampling", ["GUIDER"]),
     "SqueezeSchedulePreview": ("Squeeze Schedule Preview", "squeeze/sampling", ["IMAGE"]),
     "SqueezeDiffusionModelLoader": ("Squeeze Diffusion Model Loader", "squeeze/loaders", ["MODEL"]),
+    "SqueezeSideBySide": ("Squeeze Side by Side", "squeeze/image", ["IMAGE"]),
 }
 
 

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from squeeze_core.denoiser import build_transformer
 from squeeze_core.dla import DLAConfig, DualLayerAggregator
 from squeeze_core.dla_io import save_dla
+from squeeze_core.miniature.spec import SHIPPED
 from squeeze_core.miniature.spec import VAESizes
 from squeeze_core.model_files import DiffusionModelConfig, save_diffusion_model
 from squeeze_core.pipeline import SqueezePipeline
@@ -93,23 +94,38 @@ def _graph(seed: int, steps: int, schedule: dict) -> dict:
     }
 
 
+def test_shipped_miniature_matches_too(comfy_server, parity_files):
+    """The trained files, which the pack lists in ComfyUI's loaders wherever it is installed."""
+    graph = _graph(9, 10, SCHEDULES["custom"])
+    names = {"model": ("model_name", SHIPPED.diffusion), "vae": ("vae_name", SHIPPED.vae),
+             "dla": ("dla_name", SHIPPED.dla), "mllm": ("mllm_name", SHIPPED.mllm)}
+    for node, (field, path) in names.items():
+        graph[node]["inputs"][field] = os.path.basename(path)
+    _compare(comfy_server, graph, SqueezePipeline.from_files(SHIPPED.mllm, SHIPPED.diffusion, SHIPPED.vae,
+                                                             SHIPPED.dla, vision_resolution=112),
+             parity_files, "custom", 9)
+
+
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_pipeline_matches_the_comfyui_sampler(comfy_server, parity_files, name):
-    seed, steps = 5, 8
-    entry = comfy_server.run(_graph(seed, steps, SCHEDULES[name]))
+    models = lambda *parts: os.path.join(comfy_server.base, "models", *parts)  # noqa: E731
+    pipeline = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL),
+                                          models("vae", VAE), models("squeeze_dla", DLA), vision_resolution=112)
+    _compare(comfy_server, _graph(5, 8, SCHEDULES[name]), pipeline, parity_files, name, 5)
+
+
+def _compare(comfy_server, graph: dict, pipeline: SqueezePipeline, reference, name: str, seed: int) -> None:
+    entry = comfy_server.run(graph)
     error = execution_error(entry)
     assert error is None, (error or {}).get("exception_message")
     in_comfyui = saved_latents(comfy_server, entry)["save"]
     sigmas = load_file(os.path.join(comfy_server.base, "output", "parity_sigmas.safetensors"))["sigmas"]
-    models = lambda *parts: os.path.join(comfy_server.base, "models", *parts)  # noqa: E731
-    pipeline = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL),
-                                          models("vae", VAE), models("squeeze_dla", DLA), vision_resolution=112)
     schedule = schedule_from_preset(SCHEDULES[name]["schedule"], SCHEDULES[name]["switch_1"],
                                     SCHEDULES[name]["switch_2"],
                                     semantic_points=SCHEDULES[name].get("semantic_breakpoints", ""),
                                     identity_points=SCHEDULES[name].get("identity_breakpoints", ""))
     noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(seed))
-    result = pipeline(PROMPT, [parity_files], schedule=schedule, sigmas=sigmas, latents=noise, decode=False)
+    result = pipeline(PROMPT, [reference], schedule=schedule, sigmas=sigmas, latents=noise, decode=False)
     config = pipeline.vae.config
     raw = result.latents * torch.tensor(config.latents_std).view(1, -1, 1, 1) + torch.tensor(
         config.latents_mean).view(1, -1, 1, 1)

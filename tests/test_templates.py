@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.harness.example_run import workflow_files
+from tests.harness.example_run import MAIN_WORKFLOW, workflow_files
 from tests.harness.pictures import picture_digests, screenshot_path, workflow_digest
 from tests.harness.server import PACK_NAME, PACK_ROOT
 
@@ -40,5 +40,4 @@ def test_pictures_show_the_current_workflow(path):
 def test_readme_shows_the_main_workflow_screenshot():
     with open(os.path.join(PACK_ROOT, "README.md"), encoding="utf-8") as handle:
         readme = handle.read()
-    main = os.path.join(PACK_ROOT, "workflows", "squeeze_mllm_dla.json")
-    assert os.path.relpath(screenshot_path(main), PACK_ROOT) in readme
+    assert os.path.relpath(screenshot_path(MAIN_WORKFLOW), PACK_ROOT) in readme

@@ -1,4 +1,5 @@
-"""Every workflow in workflows/ runs as saved through /prompt on stand-in models and writes a PNG;
+"""Every workflow in workflows/ runs as saved through /prompt (on stand-in models, or the shipped miniature)
+and writes a PNG;
 the same seed gives the same pixels after the server dropped every cache, another seed other pixels."""
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _cached_nodes(server, prompt: dict) -> list[str]:
 
 def test_every_shipped_workflow_is_tested():
     names = [os.path.basename(path) for path in workflow_files()]
-    assert "squeeze_qwen_image_edit.json" in names and "squeeze_mllm_dla.json" in names
+    assert {"squeeze_qwen_image_edit.json", "squeeze_mllm_dla.json", "squeeze_miniature.json"} <= set(names)
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=os.path.basename)

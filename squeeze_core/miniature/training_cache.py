@@ -62,10 +62,18 @@ class LatentCache:
 
 @torch.no_grad()
 def encode_latents(vae, data: DomainDataset, chunk: int = 128) -> LatentCache:
+    """Every target, and each identity's reference once (a reference depends on its identity alone)."""
     encode = diffusers_vae_encoder(vae)
 
     def latents(images: torch.Tensor) -> torch.Tensor:
         return torch.cat([encode(images[i:i + chunk].float() / 255.0)[:, :, 0] for i in range(0, len(images), chunk)])
 
-    return LatentCache(latents(data.targets), latents(data.references))
+    first_of = {}
+    for index, sample in enumerate(data.samples):
+        first_of.setdefault(sample.identity, index)
+    unique = list(first_of.values())
+    slot = {index: k for k, index in enumerate(unique)}
+    encoded = latents(data.references[unique])
+    references = encoded[torch.tensor([slot[first_of[sample.identity]] for sample in data.samples])]
+    return LatentCache(latents(data.targets), references)
 

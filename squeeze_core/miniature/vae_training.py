@@ -48,14 +48,25 @@ def train_vae(accelerator, images: torch.Tensor, sizes: VAESizes, *, steps: int,
     def loss(indices: torch.Tensor, step: int, modules: list[torch.nn.Module]) -> torch.Tensor:
         (model,) = modules
         pixels = to_vae_pixels(random_crops(images[indices], crop, generator)).to(accelerator.device)
-        posterior = model.encode(pixels).latent_dist
-        decoded = model.decode(posterior.sample()).sample
+        decoded, kl = model(pixels)
         error = decoded - pixels
-        return error.abs().mean() + error.square().mean() + kl_weight * posterior.kl().mean()
+        return error.abs().mean() + error.square().mean() + kl_weight * kl
 
-    (vae,) = train(accelerator, [vae], loss, size=len(images), batch=batch, steps=steps,
-                   learning_rate=learning_rate, label="vae", seed=seed, log_every=50)
-    return calibrate_latents(vae, images[:512])
+    (trained,) = train(accelerator, [Reconstruction(vae)], loss, size=len(images), batch=batch, steps=steps,
+                       learning_rate=learning_rate, label="vae", seed=seed, log_every=50)
+    return calibrate_latents(trained.vae, images[:512])
+
+
+class Reconstruction(torch.nn.Module):
+    """Encode, sample and decode as one forward, so a distributed wrapper sees the whole computation."""
+
+    def __init__(self, vae: torch.nn.Module):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        posterior = self.vae.encode(pixels).latent_dist
+        return self.vae.decode(posterior.sample()).sample, posterior.kl().mean()
 
 
 @torch.no_grad()

@@ -1,8 +1,10 @@
-"""The example workflows, end to end: stand-in models, a headless ComfyUI, the workflow file as saved.
+"""The example workflows, end to end: a headless ComfyUI, the workflow file as saved.
 
-``python -m tests.harness.example_run [workflow.json]`` is the README's main job: it builds the
-stand-ins (once, cached), starts ComfyUI on a free port, converts the workflow with the server's
-/object_info, queues it, prints the image's path and stops the server.
+``python -m tests.harness.example_run [workflow.json]`` is the README's main job: by default it runs the
+trained miniature that ships with the pack (reference, prompt and result side by side in one image);
+the other workflows run on stand-ins of the real models (built once, cached). It starts ComfyUI on a
+free port, converts the workflow with the server's /object_info, queues it, prints the image's path and
+stops the server.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ import time
 import numpy as np
 from PIL import Image
 
+from squeeze_core.scenes import render_reference
+from squeeze_core.subjects import Identity, split_identities
+
 from .server import PACK_ROOT, ComfyServer, PromptRefused, execution_error
 from .standins import link_standins
 from .workflow_api import load_workflow, workflow_to_prompt
 
 WORKFLOWS_DIR = os.path.join(PACK_ROOT, "workflows")
-MAIN_WORKFLOW = os.path.join(WORKFLOWS_DIR, "squeeze_mllm_dla.json")
+MAIN_WORKFLOW = os.path.join(WORKFLOWS_DIR, "squeeze_miniature.json")
 SUBJECT = "squeeze_subject.png"
+MINIATURE_SUBJECT = ("triangle", "checker", "orange", "blue")
+MINIATURE_SUBJECT_FILE = "squeeze_miniature_subject.png"
 TINY_CLIP = {"class_type": "SqueezeTestTinyQwenImageCLIP", "inputs": {"hidden_size": 3584, "num_layers": 1,
                                                                       "weight_seed": 0}}
 
@@ -48,10 +55,22 @@ def write_subject(input_dir: str, name: str = SUBJECT, size: int = 384) -> str:
     return name
 
 
+def write_miniature_subject(input_dir: str) -> str:
+    """A subject the miniature never saw in training (a held-out identity), drawn as references are."""
+    identity = Identity(*MINIATURE_SUBJECT)
+    if identity not in split_identities()[1]:
+        raise ValueError(f"the example subject {identity.description} must be a held-out identity")
+    os.makedirs(input_dir, exist_ok=True)
+    Image.fromarray(render_reference(identity)[0]).save(os.path.join(input_dir, MINIATURE_SUBJECT_FILE))
+    return MINIATURE_SUBJECT_FILE
+
+
 def start_example_server(base: str, extra_nodes: list[str] = ()) -> ComfyServer:
-    """A ComfyUI whose models folder holds every stand-in and whose input folder holds the subject."""
+    """A ComfyUI whose models folder holds every stand-in and whose input folder holds the subjects (the
+    trained miniature comes with the pack)."""
     link_standins(os.path.join(base, "models"))
     write_subject(os.path.join(base, "input"))
+    write_miniature_subject(os.path.join(base, "input"))
     return ComfyServer(base, extra_nodes=list(extra_nodes)).start()
 
 

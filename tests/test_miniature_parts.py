@@ -1,0 +1,123 @@
+"""The miniature's building blocks, each against an independent reference: VAE files and latent
+calibration, the key-weighted attention against diffusers' own, step conditioning, intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from squeeze_core.denoiser import build_transformer, predict_velocity
+from squeeze_core.domain_data import DomainDataset, draw_samples
+from squeeze_core.features import TokenRole
+from squeeze_core.latent_packing import pack_latents, token_grid, unpack_latents
+from squeeze_core.miniature.evaluation import proportion
+from squeeze_core.miniature.spec import VAESizes
+from squeeze_core.miniature.vae_training import build_vae, calibrate_latents, to_vae_pixels
+from squeeze_core.model_files import DiffusionModelConfig
+from squeeze_core.schedule import StageWeights
+from squeeze_core.side_by_side import side_by_side
+from squeeze_core.stage_conditioning import weighted_conditioning
+from squeeze_core.vae_files import load_vae, save_vae
+
+CONFIG = DiffusionModelConfig(num_layers=2, attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+                              axes_dims_rope=(4, 6, 6))
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return DomainDataset(draw_samples(24, "train", 3)).targets
+
+
+def test_calibration_gives_the_target_statistics_and_keeps_the_reconstruction(images, tmp_path):
+    vae = build_vae(VAESizes(), seed=0).eval()
+    pixels = to_vae_pixels(images)
+    with torch.no_grad():
+        before = vae.decode(vae.encode(pixels).latent_dist.mode()).sample
+        calibrate_latents(vae, images)
+        latents = vae.encode(pixels).latent_dist.mode()
+        after = vae.decode(latents).sample
+    channels = latents.transpose(0, 1).flatten(1)
+    assert torch.allclose(channels.mean(1), torch.tensor(vae.config.latents_mean), atol=1e-3)
+    assert torch.allclose(channels.std(1), torch.tensor(vae.config.latents_std), rtol=1e-3)
+    assert (before - after).abs().max() < 1e-4
+    save_vae(vae, tmp_path / "vae.safetensors")
+    again = load_vae(tmp_path / "vae.safetensors")
+    with torch.no_grad():
+        assert torch.equal(again.encode(pixels).latent_dist.mode(), latents)
+
+
+def test_packing_round_trips():
+    latents = torch.randn(2, 16, 8, 6)
+    tokens = pack_latents(latents)
+    assert tokens.shape == (2, 12, 64) and token_grid(8, 6) == (1, 4, 3)
+    assert torch.equal(unpack_latents(tokens, 8, 6), latents)
+
+
+def _inputs(batch: int = 2):
+    generator = torch.Generator().manual_seed(0)
+    context = torch.randn(batch, 10, 32, generator=generator)
+    roles = torch.full((batch, 10), int(TokenRole.TEXT))
+    roles[:, 2:6] = TokenRole.IMAGE
+    mask = torch.ones(batch, 10, dtype=torch.long)
+    noisy = torch.randn(batch, 16, 64, generator=generator)
+    reference = torch.randn(batch, 16, 64, generator=generator)
+    return context, mask, roles, noisy, reference
+
+
+def test_key_weighted_attention_equals_diffusers_own_without_a_bias():
+    from diffusers import QwenImageTransformer2DModel
+
+    ours = build_transformer(CONFIG, seed=0).eval()
+    stock = QwenImageTransformer2DModel(**CONFIG.model_kwargs()).eval()
+    stock.load_state_dict(ours.state_dict())
+    context, mask, roles, noisy, reference = _inputs()
+    grid = (1, 4, 4)
+    step = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(1.0, (1.0,)), 16)
+    assert step.key_bias is None
+    with torch.no_grad():
+        mine = predict_velocity(ours, noisy, step, torch.tensor([0.7, 0.3]), grid)
+        theirs = stock(hidden_states=torch.cat([noisy, reference], 1), encoder_hidden_states=context,
+                       encoder_hidden_states_mask=mask, timestep=torch.tensor([0.7, 0.3]),
+                       img_shapes=[[grid, grid]] * 2, return_dict=False)[0][:, :16]
+    assert (mine - theirs).abs().max() < 1e-5
+
+
+def test_weights_drop_bias_and_restore_the_streams():
+    context, mask, roles, noisy, reference = _inputs()
+    grid = (1, 4, 4)
+    dropped = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(0.0, (0.0,)), 16)
+    assert dropped.context.shape[1] == 6 and dropped.references == [] and dropped.key_bias is None
+    assert torch.equal(dropped.context, torch.cat([context[:, :2], context[:, 6:]], 1))
+    weighted = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(0.5, (0.25,)), 16)
+    bias = weighted.key_bias[0, 0, 0]
+    assert bias.shape == (10 + 16 + 16,)
+    assert torch.allclose(bias[2:6], torch.full((4,), math.log(0.5)))
+    assert torch.equal(bias[:2], torch.zeros(2)) and torch.equal(bias[10:26], torch.zeros(16))
+    assert torch.allclose(bias[26:], torch.full((16,), math.log(0.25)))
+    model = build_transformer(CONFIG, seed=0).eval()
+    sigma = torch.tensor([0.5, 0.5])
+    with torch.no_grad():
+        outputs = [predict_velocity(model, noisy, weighted_conditioning(context, mask, roles, [reference], [grid],
+                                                                        StageWeights(1.0, (w,)), 16), sigma, grid)
+                   for w in (0.0, 0.5, 1.0)]
+    low, middle, high = outputs
+    assert (low - high).abs().max() > 1e-3
+    assert (middle - low).abs().max() > 1e-4 and (middle - high).abs().max() > 1e-4
+
+
+def test_wilson_interval():
+    interval = proportion(90, 100)
+    assert interval.low < 0.9 < interval.high and interval.high < 1.0
+    assert math.isclose(interval.low, 0.8256, abs_tol=1e-3) and math.isclose(interval.high, 0.9448, abs_tol=1e-3)
+    assert math.isclose(proportion(0, 50).low, 0.0, abs_tol=1e-12) and math.isclose(proportion(50, 50).high, 1.0)
+
+
+def test_side_by_side_shows_reference_and_result():
+    reference = np.zeros((64, 64, 3), dtype=np.uint8)
+    result = np.full((64, 64, 3), 255, dtype=np.uint8)
+    sheet = side_by_side([reference], result, "put it small in the top left on a sand background", side=128)
+    assert sheet.dtype == np.uint8 and sheet.shape[1] > 2 * 128 and sheet.shape[0] > 128
+    assert (sheet == 255).all(axis=-1).sum() >= 128 * 128
