@@ -43,21 +43,23 @@ def patch_tokens(latent: torch.Tensor, patch_size: int) -> int:
     return frames * -(-height // patch_size) * -(-width // patch_size)
 
 
-def joint_key_bias(c: dict, target: torch.Tensor, patch_size: int) -> torch.Tensor | None:
-    """[B, 1, 1, T] additive bias over text, target and reference keys; None when nothing is weighted."""
+def joint_key_bias(c: dict, target: torch.Tensor, patch_size: int) -> list[torch.Tensor] | None:
+    """The [B, n] pieces of the additive bias over text, target and reference keys (None when nothing is
+    weighted). Target and reference pieces are expanded views, so they hold one value per row; the full
+    bias exists only inside each attention call."""
     text = c.pop(TEXT_KEY, None)
     references = c.pop(REFERENCE_KEY, None)
     if text is None and references is None:
         return None
     context = c["c_crossattn"]
     batch = target.shape[0]
-    parts = [text[..., 0] if text is not None else context.new_zeros(batch, context.shape[1])]
-    parts.append(context.new_zeros(batch, patch_tokens(target, patch_size)))
+    zero = context.new_zeros(batch, 1)
+    parts = [text[..., 0] if text is not None else zero.expand(batch, context.shape[1])]
+    parts.append(zero.expand(batch, patch_tokens(target, patch_size)))
     for k, latent in enumerate(c.get("ref_latents") or []):
-        count = patch_tokens(latent, patch_size)
-        column = references[:, k:k + 1] if references is not None else context.new_zeros(batch, 1)
-        parts.append(column.to(context.dtype).expand(batch, count))
-    return torch.cat(parts, dim=1)[:, None, None, :]
+        column = references[:, k:k + 1].to(context.dtype) if references is not None else zero
+        parts.append(column.expand(batch, patch_tokens(latent, patch_size)))
+    return parts
 
 
 def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -68,17 +70,20 @@ def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return mask.to(dtype)
 
 
-def key_bias_override(bias: torch.Tensor, previous=None):
-    """An ``optimized_attention_override`` that adds ``bias`` to attention over the joint sequence.
+def key_bias_override(parts: list[torch.Tensor], previous=None):
+    """An ``optimized_attention_override`` that adds the bias ``parts`` make to attention over the joint
+    sequence.
 
     The bias goes in as an additive [B, 1, 1, keys] mask, which every ComfyUI attention function
-    takes, so a weighted step runs the same attention as a stock one. Attention over other
-    sequences is left alone."""
+    takes, so a weighted step runs the same attention as a stock one; it is built for each call and
+    dropped after it, so between calls a weighted step holds no more than a stock one. Attention over
+    other sequences is left alone."""
+    total = sum(part.shape[1] for part in parts)
 
     def override(func, q, k, v, heads, mask=None, *args, **kwargs):
         keys = k.shape[2] if kwargs.get("skip_reshape") else k.shape[1]
-        if keys == bias.shape[-1]:
-            weighted = bias.to(device=q.device, dtype=q.dtype)
+        if keys == total:
+            weighted = torch.cat([part.to(device=q.device, dtype=q.dtype) for part in parts], dim=1)[:, None, None]
             mask = weighted if mask is None else _additive(mask, q.dtype) + weighted
         if previous is not None:
             return previous(func, q, k, v, heads, mask, *args, **kwargs)
@@ -92,11 +97,11 @@ def key_weights_wrapper(patch_size: int, previous=None):
 
     def wrapper(apply_model, args: dict):
         c = dict(args["c"])
-        bias = joint_key_bias(c, args["input"], patch_size)
-        if bias is not None:
+        parts = joint_key_bias(c, args["input"], patch_size)
+        if parts is not None:
             options = dict(c.get("transformer_options", {}))
             options["optimized_attention_override"] = key_bias_override(
-                bias, options.get("optimized_attention_override"))
+                parts, options.get("optimized_attention_override"))
             c["transformer_options"] = options
         args = {**args, "c": c}
         if previous is not None:
