@@ -14,8 +14,9 @@ from squeeze_core.domain_data import DomainDataset, draw_samples
 from squeeze_core.features import TokenRole
 from squeeze_core.latent_packing import pack_latents, token_grid, unpack_latents
 from squeeze_core.miniature.evaluation import proportion
+from squeeze_core.miniature.loop import WeightAverage
 from squeeze_core.miniature.spec import VAESizes
-from squeeze_core.miniature.vae_training import build_vae, calibrate_latents, to_vae_pixels
+from squeeze_core.miniature.vae_training import build_vae, calibrate_latents, refine_decoder, to_vae_pixels
 from squeeze_core.model_files import DiffusionModelConfig
 from squeeze_core.schedule import StageWeights
 from squeeze_core.side_by_side import side_by_side
@@ -121,3 +122,33 @@ def test_side_by_side_shows_reference_and_result():
     sheet = side_by_side([reference], result, "put it small in the top left on a sand background", side=128)
     assert sheet.dtype == np.uint8 and sheet.shape[1] > 2 * 128 and sheet.shape[0] > 128
     assert (sheet == 255).all(axis=-1).sum() >= 128 * 128
+
+
+def test_weight_average_follows_the_warmed_up_decay_and_replaces_the_weights():
+    parameter = torch.nn.Parameter(torch.zeros(3))
+    average = WeightAverage([parameter], decay=0.5)
+    expected = torch.zeros(3)
+    for step, value in enumerate((4.0, 8.0, 2.0)):
+        with torch.no_grad():
+            parameter.fill_(value)
+        average.update(step)
+        decay = min(0.5, (1 + step) / (10 + step))
+        expected = decay * expected + (1 - decay) * value
+    average.apply()
+    torch.testing.assert_close(parameter.detach(), expected, rtol=0, atol=1e-6)
+    assert not torch.equal(parameter.detach(), torch.full((3,), 2.0))
+
+
+def test_decoder_refinement_keeps_the_latents_and_trains_the_decoder(images):
+    from accelerate import Accelerator
+
+    vae = calibrate_latents(build_vae(VAESizes(), seed=0).eval(), images)
+    pixels = to_vae_pixels(images[:4])
+    with torch.no_grad():
+        latents = vae.encode(pixels).latent_dist.mean
+    decoder = [p.detach().clone() for p in vae.decoder.parameters()]
+    refined = refine_decoder(Accelerator(cpu=True), vae, images, steps=2, batch=4)
+    with torch.no_grad():
+        torch.testing.assert_close(refined.encode(pixels).latent_dist.mean, latents, rtol=0, atol=0)
+    assert any(not torch.equal(a, b.detach()) for a, b in zip(decoder, refined.decoder.parameters()))
+    assert not any(p.requires_grad for p in refined.parameters())

@@ -29,6 +29,7 @@ class Stage:
     """Share of batches whose context loses the MLLM's image tokens."""
     learning_rate: float = 1e-3
     batch: int = 32
+    ema_decay: float = 0.999
 
 
 def sample_sigmas(batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -62,5 +63,6 @@ def train_stage(accelerator, transformer: torch.nn.Module, dla: DualLayerAggrega
 
     modules = [transformer] if dla is None else [transformer, dla]
     trained = train(accelerator, modules, loss, size=len(latents.targets), batch=stage.batch, steps=stage.steps,
-                    learning_rate=stage.learning_rate, label=stage.name, seed=seed, weight_decay=0.01)
+                    learning_rate=stage.learning_rate, label=stage.name, seed=seed, weight_decay=0.01,
+                    ema_decay=stage.ema_decay)
     return trained[0], (trained[1] if dla is not None else None)

@@ -44,9 +44,11 @@ def train(
     seed: int = 0,
     weight_decay: float = 0.0,
     warmup: int = 100,
+    ema_decay: float | None = None,
     log_every: int = 100,
 ) -> list[torch.nn.Module]:
-    """Train ``modules`` for ``steps`` on ``loss(indices, step, prepared_modules)``; returns them unwrapped.
+    """Train ``modules`` for ``steps`` on ``loss(indices, step, prepared_modules)``; returns them unwrapped,
+    holding the exponential moving average of their weights when ``ema_decay`` is given.
 
     ``loss`` must call the prepared modules it is handed (under several processes they are the
     distributed wrappers that average the gradients).
@@ -58,6 +60,7 @@ def train(
     prepared_modules, optimizer, scheduler = list(prepared[:len(modules)]), prepared[-2], prepared[-1]
     for module in prepared_modules:
         module.train()
+    average = WeightAverage(parameters, ema_decay) if ema_decay is not None else None
     batches = batch_indices(size, batch, seed, accelerator.process_index)
     started, running = time.perf_counter(), 0.0
     for step in range(steps):
@@ -67,6 +70,8 @@ def train(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+        if average is not None:
+            average.update(step)
         running += value.item()
         if (step + 1) % log_every == 0 or step + 1 == steps:
             count = (step % log_every) + 1
@@ -74,4 +79,27 @@ def train(
                 logger.info("%s step %d/%d loss %.4f (%.2f s/step)", label, step + 1, steps, running / count,
                             (time.perf_counter() - started) / (step + 1))
             running = 0.0
+    if average is not None:
+        average.apply()
     return [accelerator.unwrap_model(module).eval() for module in prepared_modules]
+
+
+class WeightAverage:
+    """An exponential moving average of the weights: it evens out the last steps' noise, which in small
+    diffusion models shows up as stray blobs in the samples. The decay warms up, so early weights fade fast."""
+
+    def __init__(self, parameters: list[torch.nn.Parameter], decay: float) -> None:
+        self.parameters = parameters
+        self.decay = decay
+        self.shadow = [p.detach().clone() for p in parameters]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for averaged, parameter in zip(self.shadow, self.parameters):
+            averaged.lerp_(parameter, 1 - decay)
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        for parameter, averaged in zip(self.parameters, self.shadow):
+            parameter.copy_(averaged)
