@@ -19,6 +19,14 @@ REFERENCE_STRENGTHS_KEY = "squeeze_reference_strengths"
 """One identity strength per entry of reference_latents (missing entries count as 1)."""
 
 
+def _strength_inputs(what: str) -> list[io.Float.Input]:
+    return [io.Float.Input(f"strength{k}", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
+                           tooltip=f"Identity weight of {what} {k} (times the sampler's schedule and identity "
+                           f"strength): 0 leaves it out, below 1 fades it, up to 2 stresses it. Only the Squeeze "
+                           f"samplers read it; 1 everywhere is the stock behaviour.")
+            for k in range(1, 5)]
+
+
 def _with_references(conditioning: list, latents: list[torch.Tensor], strengths: list[float]) -> list:
     """Append reference latents and their strengths to every entry, after any references already there."""
     out = []
@@ -90,11 +98,7 @@ class SqueezeVAEIdentityEncode(io.ComfyNode):
                 io.Int.Input("identity_resolution", default=1024, min=64, max=4096, step=8,
                              tooltip="Each reference is resized to about this many pixels squared (aspect kept, "
                              "sides a multiple of 8) before the VAE; 1024 as the stock Qwen edit nodes do."),
-                *[io.Float.Input(f"strength{k}", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
-                                 tooltip=f"Identity weight of reference {k} (times the sampler's schedule and "
-                                 f"identity strength): 0 leaves it out, below 1 fades it, up to 2 stresses it. "
-                                 f"Only the Squeeze samplers read it; 1 everywhere is the stock behaviour.")
-                  for k in range(1, 5)],
+                *_strength_inputs("the reference of image"),
             ],
             outputs=[io.Conditioning.Output(display_name="conditioning",
                                             tooltip="The conditioning with one reference latent per picture.")],
@@ -112,3 +116,35 @@ class SqueezeVAEIdentityEncode(io.ComfyNode):
                                       pixel_budget=identity_resolution * identity_resolution, multiple=8)
         kept = [strengths[name] for name in IMAGE_SLOTS if images.get(name) is not None]
         return io.NodeOutput(_with_references(conditioning, latents, kept))
+
+
+class SqueezeReferenceStrengths(io.ComfyNode):
+    DISPLAY = "Squeeze Reference Strengths"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeReferenceStrengths",
+            display_name=cls.DISPLAY,
+            category="squeeze/conditioning",
+            description="Sets the identity weight of each reference latent a conditioning already carries, in "
+            "the order they were attached: references from stock ReferenceLatent chains (FLUX.1 Kontext, "
+            "FLUX.2, Krea 2) or the stock Qwen edit encoders get per-reference weights in the Squeeze samplers. "
+            "References after the fourth keep weight 1.",
+            inputs=[
+                io.Conditioning.Input("conditioning", tooltip="A conditioning with reference_latents."),
+                *_strength_inputs("reference"),
+            ],
+            outputs=[io.Conditioning.Output(display_name="conditioning",
+                                            tooltip="The same conditioning with one strength per reference.")],
+        )
+
+    @classmethod
+    def execute(cls, conditioning, strength1: float = 1.0, strength2: float = 1.0, strength3: float = 1.0,
+                strength4: float = 1.0) -> io.NodeOutput:
+        given = [strength1, strength2, strength3, strength4]
+        out = []
+        for context, extras in conditioning:
+            count = len(extras.get("reference_latents") or [])
+            out.append([context, {**extras, REFERENCE_STRENGTHS_KEY: given[:count]}])
+        return io.NodeOutput(out)

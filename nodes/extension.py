@@ -4,7 +4,7 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from .conditioning import SqueezeDLAAggregate, SqueezeVAEIdentityEncode
+from .conditioning import SqueezeDLAAggregate, SqueezeReferenceStrengths, SqueezeVAEIdentityEncode
 from .diffusion_loader import SqueezeDiffusionModelLoader
 from .encode import SqueezeCLIPJointEncode, SqueezeMLLMEncode
 from .loaders import SqueezeDLALoader, SqueezeMLLMLoader
@@ -20,6 +20,7 @@ NODES = [
     SqueezeDLALoader,
     SqueezeDLAAggregate,
     SqueezeVAEIdentityEncode,
+    SqueezeReferenceStrengths,
     SqueezeMultiStageKSampler,
     SqueezeStageGuider,
     SqueezeSchedulePreview,

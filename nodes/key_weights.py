@@ -11,10 +11,16 @@ forked, and nothing outlives the call.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import comfy.conds
 import torch
+
+from ..squeeze_core.key_bias_fold import fold_key_bias, unfold_output
+from ..squeeze_core.stream_weights import key_bias_pieces
 
 TEXT_KEY = "squeeze_text_log_weights"
 """[B, T, 1] log weight per context token, a CONDCrossAttn so it is padded and repeated with the context."""
@@ -22,18 +28,14 @@ REFERENCE_KEY = "squeeze_reference_log_weights"
 """[B, K] log weight per reference latent, a CONDRegular."""
 
 
-def log_weight(weight: float) -> float:
-    return math.log(weight) if weight > 0.0 else -math.inf
-
-
-def text_log_weights(weighted: torch.Tensor, weight: float) -> comfy.conds.CONDCrossAttn:
-    """The text-stream cond: ``log weight`` on the tokens ``weighted`` marks ([T] bool), 0 elsewhere."""
-    values = torch.where(weighted, log_weight(weight), 0.0).to(torch.float32)
+def text_log_weights(weighted: torch.Tensor, value: float) -> comfy.conds.CONDCrossAttn:
+    """The text-stream cond: the log weight ``value`` on the tokens ``weighted`` marks ([T] bool), 0 elsewhere."""
+    values = torch.where(weighted, value, 0.0).to(torch.float32)
     return comfy.conds.CONDCrossAttn(values[None, :, None])
 
 
-def reference_log_weights(weights: list[float]) -> comfy.conds.CONDRegular:
-    return comfy.conds.CONDRegular(torch.tensor([[log_weight(w) for w in weights]], dtype=torch.float32))
+def reference_log_weights(values: Sequence[float]) -> comfy.conds.CONDRegular:
+    return comfy.conds.CONDRegular(torch.tensor([list(values)], dtype=torch.float32))
 
 
 def patch_tokens(latent: torch.Tensor, patch_size: int) -> int:
@@ -43,23 +45,48 @@ def patch_tokens(latent: torch.Tensor, patch_size: int) -> int:
     return frames * -(-height // patch_size) * -(-width // patch_size)
 
 
-def joint_key_bias(c: dict, target: torch.Tensor, patch_size: int) -> list[torch.Tensor] | None:
-    """The [B, n] pieces of the additive bias over text, target and reference keys (None when nothing is
-    weighted). Target and reference pieces are expanded views, so they hold one value per row; the full
-    bias exists only inside each attention call."""
+@dataclass
+class JointLayout:
+    """The joint sequence (text, target, then each reference) one model call should attend over, with the log
+    weights on it, and how many attention calls over that sequence were weighted."""
+
+    context: torch.Tensor
+    text_log_weights: torch.Tensor | None
+    """[B, T] (None: none on the text)."""
+    target_tokens: int | None
+    """None when the model's patch size is unknown: then no attention call can match."""
+    reference_log_weights: torch.Tensor | None
+    """[B, K] for the references in the call (None: none on them)."""
+    reference_tokens: list[int]
+    """Each reference's token count as recounted from its latent; the model's own report wins when it gives one."""
+    weighted_calls: int = 0
+
+    def bias(self, keys: int, reported: list[int] | None, device: torch.device) -> torch.Tensor | None:
+        """The [B, keys] bias, or None when the attention call is not over this joint sequence."""
+        spans = self.reference_tokens if reported is None else list(reported)
+        if self.target_tokens is None or len(spans) != len(self.reference_tokens):
+            return None
+        pieces = key_bias_pieces(self.text_log_weights, self.target_tokens, self.reference_log_weights, spans,
+                                 self.context)
+        if sum(piece.shape[1] for piece in pieces) != keys:
+            return None
+        return torch.cat([piece.to(device=device, dtype=torch.float32) for piece in pieces], dim=1)
+
+    def describe(self) -> str:
+        return (f"{self.context.shape[1]} text + {self.target_tokens} target + "
+                f"{' + '.join(map(str, self.reference_tokens)) or 'no'} reference tokens")
+
+
+def joint_layout(c: dict, target: torch.Tensor, patch_size: int | None) -> JointLayout | None:
+    """The layout of one call from the guider's log-weight conds (None when nothing is weighted); the conds
+    are taken out of ``c``, which the model must not see."""
     text = c.pop(TEXT_KEY, None)
     references = c.pop(REFERENCE_KEY, None)
     if text is None and references is None:
         return None
-    context = c["c_crossattn"]
-    batch = target.shape[0]
-    zero = context.new_zeros(batch, 1)
-    parts = [text[..., 0] if text is not None else zero.expand(batch, context.shape[1])]
-    parts.append(zero.expand(batch, patch_tokens(target, patch_size)))
-    for k, latent in enumerate(c.get("ref_latents") or []):
-        column = references[:, k:k + 1].to(context.dtype) if references is not None else zero
-        parts.append(column.expand(batch, patch_tokens(latent, patch_size)))
-    return parts
+    count = (lambda latent: None) if patch_size is None else (lambda latent: patch_tokens(latent, patch_size))
+    return JointLayout(c["c_crossattn"], None if text is None else text[..., 0], count(target), references,
+                       [count(latent) for latent in c.get("ref_latents") or []])
 
 
 def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -70,42 +97,75 @@ def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return mask.to(dtype)
 
 
-def key_bias_override(parts: list[torch.Tensor], previous=None):
-    """An ``optimized_attention_override`` that adds the bias ``parts`` make to attention over the joint
-    sequence.
+def _masked_call(func, q, k, v, heads, mask, bias: torch.Tensor, *args, **kwargs):
+    """The fallback: the bias as an additive [B, 1, 1, keys] mask, which every ComfyUI attention function takes
+    (but which takes fast kernels off their fast path)."""
+    weighted = bias.to(q.dtype)[:, None, None]
+    mask = weighted if mask is None else _additive(mask, q.dtype) + weighted
+    return func(q, k, v, heads, mask, *args, **kwargs)
 
-    The bias goes in as an additive [B, 1, 1, keys] mask, which every ComfyUI attention function
-    takes, so a weighted step runs the same attention as a stock one; it is built for each call and
-    dropped after it, so between calls a weighted step holds no more than a stock one. Attention over
-    other sequences is left alone."""
-    total = sum(part.shape[1] for part in parts)
+
+def _folded_call(func, q, k, v, heads, mask, bias: torch.Tensor, *args, **kwargs):
+    """The bias folded into one extra q/k channel (squeeze_core.key_bias_fold): no mask is added."""
+    if kwargs.get("skip_reshape"):
+        head_dim = q.shape[-1]
+        q, k, v = fold_key_bias(q, k, v, bias[:, None, :])
+    else:
+        head_dim = q.shape[-1] // heads
+        split = [tensor.unflatten(-1, (heads, head_dim)) for tensor in (q, k, v)]
+        q, k, v = (tensor.flatten(-2) for tensor in fold_key_bias(*split, bias[:, :, None]))
+    out = func(q, k, v, heads, mask, *args, **kwargs)
+    if kwargs.get("skip_output_reshape"):
+        return unfold_output(out, head_dim)
+    return unfold_output(out.unflatten(-1, (heads, -1)), head_dim).flatten(-2)
+
+
+KEY_WEIGHT_METHODS = {"fold": _folded_call, "mask": _masked_call}
+
+
+def key_bias_override(layout: JointLayout, previous=None, method: str = "fold"):
+    """An ``optimized_attention_override`` that adds the layout's bias to attention over its joint sequence,
+    folded into the queries and keys (``fold``, mask-free) or as an additive mask (``mask``).
+
+    The reference spans are the ones the model reports for the call (``reference_image_num_tokens``, from
+    ComfyUI 0.33) where it does, and the key count must equal the layout's total: attention over any
+    other sequence (a text encoder inside the model, a ControlNet) is left alone. The bias is built for
+    each call and dropped after it; the attention function stays the one ComfyUI picked."""
+    weighted_call = KEY_WEIGHT_METHODS[method]
 
     def override(func, q, k, v, heads, mask=None, *args, **kwargs):
+        inner = func if previous is None else functools.partial(previous, func)
         keys = k.shape[2] if kwargs.get("skip_reshape") else k.shape[1]
-        if keys == total:
-            weighted = torch.cat([part.to(device=q.device, dtype=q.dtype) for part in parts], dim=1)[:, None, None]
-            mask = weighted if mask is None else _additive(mask, q.dtype) + weighted
-        if previous is not None:
-            return previous(func, q, k, v, heads, mask, *args, **kwargs)
-        return func(q, k, v, heads, mask, *args, **kwargs)
+        reported = (kwargs.get("transformer_options") or {}).get("reference_image_num_tokens")
+        bias = layout.bias(keys, reported, q.device)
+        if bias is None:
+            return inner(q, k, v, heads, mask, *args, **kwargs)
+        layout.weighted_calls += 1
+        return weighted_call(inner, q, k, v, heads, mask, bias, *args, **kwargs)
 
     return override
 
 
-def key_weights_wrapper(patch_size: int, previous=None):
-    """A ``model_function_wrapper`` that turns the guider's log-weight conds into an attention bias."""
+def key_weights_wrapper(patch_size: int | None, on_unweighted, previous=None, method: str = "fold"):
+    """A ``model_function_wrapper`` that turns the guider's log-weight conds into an attention bias, and calls
+    ``on_unweighted(layout)`` when no attention call of the model matched the joint sequence (a layout the
+    pack cannot weight), so that it is never a silent no-op."""
 
     def wrapper(apply_model, args: dict):
         c = dict(args["c"])
-        parts = joint_key_bias(c, args["input"], patch_size)
-        if parts is not None:
+        layout = joint_layout(c, args["input"], patch_size)
+        if layout is not None:
             options = dict(c.get("transformer_options", {}))
             options["optimized_attention_override"] = key_bias_override(
-                parts, options.get("optimized_attention_override"))
+                layout, options.get("optimized_attention_override"), method)
             c["transformer_options"] = options
         args = {**args, "c": c}
         if previous is not None:
-            return previous(apply_model, args)
-        return apply_model(args["input"], args["timestep"], **c)
+            out = previous(apply_model, args)
+        else:
+            out = apply_model(args["input"], args["timestep"], **c)
+        if layout is not None and layout.weighted_calls == 0:
+            on_unweighted(layout)
+        return out
 
     return wrapper

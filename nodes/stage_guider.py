@@ -11,14 +11,20 @@ copies of the conds and model options, so nothing survives a finished, failed or
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
 import comfy.samplers
 import torch
 
-from ..squeeze_core.features import TokenRole
 from ..squeeze_core.schedule import StageSchedule, progress_from_noise_level
+from ..squeeze_core.stream_weights import plan_step
 
 from .conditioning import REFERENCE_STRENGTHS_KEY, ROLES_KEY
-from .key_weights import REFERENCE_KEY, TEXT_KEY, key_weights_wrapper, reference_log_weights, text_log_weights
+from .context_tokens import locate_image_tokens
+from .key_weights import (
+    REFERENCE_KEY, TEXT_KEY, JointLayout, key_weights_wrapper, reference_log_weights, text_log_weights,
+)
 
 
 def step_progress(model_sampling, sigma: torch.Tensor) -> float:
@@ -29,51 +35,63 @@ def step_progress(model_sampling, sigma: torch.Tensor) -> float:
     return progress_from_noise_level(timestep / top)
 
 
-def _image_tokens(cond: dict, context: torch.Tensor) -> torch.Tensor | None:
-    """[T] bool: the context tokens that are MLLM image tokens (None if the roles are unknown)."""
-    roles = cond.get(ROLES_KEY)
-    if roles is None or roles.shape[1] != context.shape[1]:
-        return None
-    return (roles >= TokenRole.IMAGE).any(dim=0).to(context.device)
-
-
-def _weighted(cond: dict, schedule: StageSchedule, progress: float) -> tuple[dict, bool]:
-    """One processed conditioning entry with this step's weights applied, and whether anything changed."""
+def _weighted(cond: dict, schedule: StageSchedule, progress: float, warn) -> tuple[dict, bool]:
+    """One processed conditioning entry with this step's plan applied, and whether anything changed;
+    ``warn(message)`` hears of a semantic weight that cannot be applied."""
     model_conds = dict(cond["model_conds"])
-    changed = False
     context = model_conds.get("c_crossattn")
-    image_tokens = None if context is None else _image_tokens(cond, context.cond)
-    semantic = schedule.semantic_weight(progress)
-    if image_tokens is not None and bool(image_tokens.any()) and semantic != 1.0:
-        changed = True
-        if semantic == 0.0:
-            model_conds["c_crossattn"] = type(context)(context.cond[:, ~image_tokens])
-        else:
-            model_conds[TEXT_KEY] = text_log_weights(image_tokens, semantic)
+    image_tokens = None
+    if context is not None and cond.get(ROLES_KEY) is not None:
+        image_tokens = locate_image_tokens(cond[ROLES_KEY], cond.get("cross_attn"), context.cond)
     references = model_conds.get("ref_latents")
-    if references is not None:
-        strengths = list(cond.get(REFERENCE_STRENGTHS_KEY, ()))
-        strengths += [1.0] * (len(references.cond) - len(strengths))
-        weights = [schedule.identity_weight(progress, strength) for strength in strengths]
-        if any(weight != 1.0 for weight in weights):
-            changed = True
-            kept = [k for k, weight in enumerate(weights) if weight > 0.0]
-            if kept:
-                model_conds["ref_latents"] = type(references)([references.cond[k] for k in kept])
-                if any(weights[k] != 1.0 for k in kept):
-                    model_conds[REFERENCE_KEY] = reference_log_weights([weights[k] for k in kept])
-            else:
-                del model_conds["ref_latents"]
-    return {**cond, "model_conds": model_conds}, changed
+    count = 0 if references is None else len(references.cond)
+    strengths = list(cond.get(REFERENCE_STRENGTHS_KEY, ()))[:count]
+    weights = schedule.weights(progress, strengths + [1.0] * (count - len(strengths)))
+    if image_tokens is None or not bool(image_tokens.mask.any()):
+        if image_tokens is None and cond.get(ROLES_KEY) is not None and weights.semantic != 1.0:
+            warn("its context does not hold the conditioning's tokens where the MLLM token roles say, so the "
+                 "semantic weight (the MLLM's image tokens) is not applied")
+        weights = replace(weights, semantic=1.0)
+    plan = plan_step(weights, count)
+    if plan.untouched:
+        return cond, False
+    if plan.drop_image_tokens:
+        model_conds["c_crossattn"] = type(context)(image_tokens.cut(context.cond))
+        padding = model_conds.get("attention_mask")
+        if padding is not None and padding.cond.shape[-1] == image_tokens.tokens == image_tokens.mask.shape[0]:
+            model_conds["attention_mask"] = type(padding)(image_tokens.cut(padding.cond[..., None])[..., 0])
+    elif plan.image_log_weight != 0.0:
+        model_conds[TEXT_KEY] = text_log_weights(image_tokens.mask, plan.image_log_weight)
+    if count and not plan.kept_references:
+        del model_conds["ref_latents"]
+    elif count:
+        model_conds["ref_latents"] = type(references)([references.cond[k] for k in plan.kept_references])
+        if any(plan.reference_log_weights):
+            model_conds[REFERENCE_KEY] = reference_log_weights(plan.reference_log_weights)
+    return {**cond, "model_conds": model_conds}, True
+
+
+def _patch_size(diffusion_model) -> int | None:
+    """The model's patch side (``patch_size`` in Qwen-Image and FLUX, ``patch`` in Krea 2); None if it has none."""
+    for name in ("patch_size", "patch"):
+        value = getattr(diffusion_model, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+logger = logging.getLogger("squeeze")
 
 
 class StageGuider(comfy.samplers.CFGGuider):
     """CFG guidance whose conds follow a StageSchedule; a stock GUIDER for SamplerCustomAdvanced."""
 
-    def __init__(self, model_patcher, schedule: StageSchedule):
+    def __init__(self, model_patcher, schedule: StageSchedule, key_weight_method: str = "fold"):
         super().__init__(model_patcher)
         self.schedule = schedule
+        self.key_weight_method = key_weight_method
         self._last: tuple[float, dict, bool] | None = None
+        self._warned = False
 
     def _conds_at(self, progress: float) -> tuple[dict, bool]:
         if self._last is None or self._last[0] != progress:
@@ -82,7 +100,7 @@ class StageGuider(comfy.samplers.CFGGuider):
                 if conds is None:
                     weighted[name] = None
                     continue
-                entries = [_weighted(cond, self.schedule, progress) for cond in conds]
+                entries = [_weighted(cond, self.schedule, progress, self._warn) for cond in conds]
                 weighted[name] = [entry for entry, _ in entries]
                 changed = changed or any(flag for _, flag in entries)
             self._last = (progress, weighted if changed else self.conds, changed)
@@ -91,15 +109,30 @@ class StageGuider(comfy.samplers.CFGGuider):
     def predict_noise(self, x, timestep, model_options={}, seed=None):
         conds, changed = self._conds_at(step_progress(self.inner_model.model_sampling, timestep))
         if changed:
-            patch_size = getattr(self.inner_model.diffusion_model, "patch_size", 2)
             model_options = {**model_options, "model_function_wrapper": key_weights_wrapper(
-                patch_size, model_options.get("model_function_wrapper"))}
+                _patch_size(self.inner_model.diffusion_model), self._warn_unweighted,
+                model_options.get("model_function_wrapper"), self.key_weight_method)}
         return comfy.samplers.sampling_function(self.inner_model, x, timestep, conds.get("negative"),
                                                 conds.get("positive"), self.cfg, model_options=model_options,
                                                 seed=seed)
 
+    def _warn(self, problem: str) -> None:
+        """Once per run, naming the model: a weight the pack could not apply."""
+        if self._warned:
+            return
+        self._warned = True
+        model = f"{type(self.inner_model.model_config).__name__} ({type(self.inner_model.diffusion_model).__name__})"
+        logger.warning("Squeeze stage sampler, %s model: %s.", model, problem)
+
+    def _warn_unweighted(self, layout: JointLayout) -> None:
+        self._warn(f"it never attended over the joint sequence the stream weights were laid out for "
+                   f"({layout.describe()}), so weights other than 0 and 1 had no effect in this run; weights 0 and "
+                   f"1 still apply. Its token layout is one the pack cannot weight (are its references used at "
+                   f"all, e.g. is a reference method set?)")
+
     def inner_sample(self, *args, **kwargs):
         self._last = None
+        self._warned = False
         try:
             return super().inner_sample(*args, **kwargs)
         finally:

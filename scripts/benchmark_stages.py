@@ -13,7 +13,6 @@ allocated while sampling (from the profiler's allocation records), above the mod
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -28,25 +27,15 @@ TEXT_TOKENS, IMAGE_TOKENS, CONTEXT_DIM = 30, 170, 64
 
 def _import_comfyui(device: str, attention: str) -> None:
     sys.path.insert(0, ROOT)
-    from tests.harness.comfyui_tree import comfyui_path
+    from tools.comfyui_process import import_comfyui
 
-    sys.path.insert(0, comfyui_path())
-    from comfy.cli_args import args
-
-    args.cpu = device == "cpu"
-    args.use_pytorch_cross_attention = attention == "pytorch"
+    import_comfyui(device, attention)
 
 
 def _import_pack():
-    """The pack as ComfyUI imports it: a package whose nodes use relative imports."""
-    spec = importlib.util.spec_from_file_location("squeeze_pack", os.path.join(ROOT, "__init__.py"),
-                                                  submodule_search_locations=[ROOT])
-    pack = importlib.util.module_from_spec(spec)
-    sys.modules["squeeze_pack"] = pack
-    spec.loader.exec_module(pack)
-    import squeeze_pack.nodes.sampling as sampling
+    from tools.comfyui_process import import_pack_module
 
-    return sampling
+    return import_pack_module("nodes.sampling")
 
 
 def _model(width: int, depth: int):
@@ -160,6 +149,72 @@ def _run(config: str, options: argparse.Namespace) -> dict:
     return result
 
 
+WEIGHTED_STEP_RUNS = ("unweighted", "fold", "mask")
+
+
+def _weighted_steps(options: argparse.Namespace) -> dict:
+    """Seconds of weighted against unweighted steps over the same tokens (every weight 1), the weights folded
+    into q/k or given as a mask, run in turns (A B C A B C ...) so that drift hits all three alike."""
+    _import_comfyui(options.device, options.attention)
+    import comfy.model_management as mm
+    import comfy.sample
+    import comfy.samplers
+    import torch
+
+    sampling = _import_pack()
+    from squeeze_pack.nodes.stage_guider import StageGuider
+    from squeeze_pack.squeeze_core.schedule import Curve, StageSchedule
+
+    model = _model(options.width, options.depth)
+    latent = torch.zeros(1, 16, 1, options.size // 8, options.size // 8)
+    noise = comfy.sample.prepare_noise(latent, 0)
+    positive, negative = _conditioning(options.size, True)
+    weighted = StageSchedule(Curve.constant(0.5), Curve.constant(0.5), name="weighted")
+    guiders = {"unweighted": StageGuider(model, StageSchedule.always()),
+               "fold": StageGuider(model, weighted, "fold"), "mask": StageGuider(model, weighted, "mask")}
+    for guider in guiders.values():
+        guider.set_conds(positive, negative)
+        guider.set_cfg(options.cfg)
+    sigmas = sampling.sampling_sigmas(model, options.weighted_steps, "simple", 1.0)
+    device = mm.get_torch_device()
+
+    def seconds(name: str) -> float:
+        started = time.perf_counter()
+        guiders[name].sample(noise, latent, comfy.samplers.sampler_object("euler"), sigmas, disable_pbar=True,
+                             seed=0)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - started) / options.weighted_steps
+
+    for name in WEIGHTED_STEP_RUNS:
+        seconds(name)
+    rounds = [{name: seconds(name) for name in WEIGHTED_STEP_RUNS} for _ in range(options.rounds)]
+    return {"config": "weighted_steps", "rounds": rounds}
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _weighted_step_table(result: dict, options: argparse.Namespace) -> str:
+    rounds = result["rounds"]
+    lines = [
+        f"Weighted against unweighted steps over the same tokens (semantic and identity weight 0.5 against 1): "
+        f"{options.weighted_steps} steps per run, {len(rounds)} rounds in turns; ratio per round, median "
+        f"[min, max]",
+        "",
+        "| method | s/step (median) | vs unweighted |",
+        "|---|---|---|",
+    ]
+    for name in WEIGHTED_STEP_RUNS:
+        ratios = [entry[name] / entry["unweighted"] for entry in rounds]
+        lines.append(f"| {name} | {_median([entry[name] for entry in rounds]):.3f} | {_median(ratios):.3f}x "
+                     f"[{min(ratios):.3f}, {max(ratios):.3f}] |")
+    return "\n".join(lines)
+
+
 def _table(results: dict[str, dict], options: argparse.Namespace) -> str:
     stock = results["stock"]
     full_step = stock["seconds"] / options.steps
@@ -208,21 +263,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--attention", choices=("pytorch", "sub-quadratic"), default="pytorch",
                         help="ComfyUI's attention: PyTorch's (its default on GPUs) or sub-quadratic (its CPU default)")
-    parser.add_argument("--config", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument("--weighted-steps", type=int, default=2, help="steps per run of the weighted-step comparison")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the weighted-step comparison")
+    parser.add_argument("--only", choices=("presets", "weighted_steps"), help="run one of the two parts")
+    parser.add_argument("--config", choices=(*CONFIGS, "weighted_steps"), help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
+    if options.config == "weighted_steps":
+        print(json.dumps(_weighted_steps(options)))
+        return
     if options.config:
         print(json.dumps(_run(options.config, options)))
         return
     results = {}
     forwarded = list(argv if argv is not None else sys.argv[1:])
-    for config in CONFIGS:
+    parts = (options.only,) if options.only else ("presets", "weighted_steps")
+    for config in (CONFIGS if "presets" in parts else ()) + (("weighted_steps",) if "weighted_steps" in parts else ()):
         child = subprocess.run([sys.executable, os.path.abspath(__file__), *forwarded, "--config", config],
                                capture_output=True, text=True, check=False)
         if child.returncode:
             raise SystemExit(f"{config} failed:\n{child.stderr[-4000:]}")
         results[config] = json.loads(child.stdout.strip().splitlines()[-1])
-        print(f"{config}: {results[config]['seconds']:.2f} s", file=sys.stderr, flush=True)
-    print(_table(results, options))
+        print(f"{config}: done", file=sys.stderr, flush=True)
+    tables = [_table(results, options)] if "presets" in parts else []
+    if "weighted_steps" in parts:
+        tables.append(_weighted_step_table(results["weighted_steps"], options))
+    print("\n\n".join(tables))
 
 
 if __name__ == "__main__":

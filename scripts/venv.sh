@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Prints the path of the project's virtual environment, building it first if needed.
-# The environment lives outside the clone, keyed by the hash of requirements-test.txt and the
-# Python version, so a fresh machine builds it from nothing and later runs reuse it.
+# Prints the path of the virtual environment for one ComfyUI tree, building it first if needed.
+# Usage: venv.sh [COMFYUI_TREE]  (default: $COMFYUI_PATH, else ComfyUI 0.3.75 unpacked into the cache)
+# It installs requirements-test.txt and the tree's own requirements (tools/comfyui_trees.py says which
+# lines), lives outside the clone and is keyed by the hash of both and the Python version, so a fresh
+# machine builds it from nothing, later runs reuse it, and each ComfyUI gets its own.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
-key=$( (cat "$root/requirements-test.txt"; "$python" --version) | sha256sum | cut -c1-16)
+tree=${1:-$(cd "$root" && "$python" -m tools.comfyui_trees default | cut -f2)}
 cache=${SQUEEZE_CACHE:-$HOME/.cache/comfyui-squeeze}
+mkdir -p "$cache"
+tree_requirements=$(mktemp "$cache/requirements-XXXXXX.txt")
+trap 'rm -f "$tree_requirements"' EXIT
+(cd "$root" && "$python" -m tools.comfyui_trees requirements "$tree") > "$tree_requirements"
+key=$( (cat "$root/requirements-test.txt" "$tree_requirements"; "$python" --version) | sha256sum | cut -c1-16)
 venv="$cache/venv-$key"
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
-  mkdir -p "$cache"
   rm -rf "$venv"
-  echo "building the virtual environment in $venv (about 2 minutes)" >&2
+  echo "building the virtual environment for $tree in $venv (about 2 minutes)" >&2
   "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/requirements-test.txt" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r "$root/requirements-test.txt" -r "$tree_requirements" >&2
   touch "$venv/.complete"
 fi
 echo "$venv"

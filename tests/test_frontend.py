@@ -25,7 +25,7 @@ READY = "window.app && window.app.graph && window.LiteGraph && Object.keys(LiteG
 
 
 @pytest.fixture(scope="module")
-def frontend(tmp_path_factory):
+def frontend(tmp_path_factory, comfyui_tree):
     server = start_example_server(str(tmp_path_factory.mktemp("frontend_base")), extra_nodes=[TEST_NODES])
     browser = None
     try:
@@ -79,9 +79,23 @@ def _queue_from_page(browser: Chromium, swap_clip: bool) -> str:
 
 
 def _page_history(browser: Chromium) -> dict:
-    return browser.evaluate("app.api.getHistory(50).then(h => Object.fromEntries(h.History.map(item => "
-                            "[item.prompt[1], {status: item.status && item.status.status_str, images: "
-                            "Object.values(item.outputs || {}).flatMap(o => (o.images || []).map(i => i.filename))}])))")
+    """The page's own history by prompt id: status and image names. Frontends up to 1.3x read /history
+    ({History: [{prompt, status, outputs}]}); 1.58 builds it from /jobs ([{id, status, preview_output}])."""
+    return browser.evaluate("""app.api.getHistory(50).then(h => Object.fromEntries((Array.isArray(h) ? h : h.History)
+        .map(item => Array.isArray(item.prompt)
+            ? [item.prompt[1], {status: item.status && item.status.status_str, images: Object.values(item.outputs || {})
+                .flatMap(o => (o.images || []).map(i => i.filename))}]
+            : [item.id, {status: item.status === 'completed' ? 'success' : item.status,
+                         images: item.preview_output ? [item.preview_output.filename] : []}])))""")
+
+
+def _page_prompt(browser: Chromium) -> dict:
+    """The frontend's API prompt; 1.58 adds the node pack's registry id and version to each ``_meta``."""
+    output = browser.evaluate("app.graphToPrompt().then(p => p.output)")
+    for node in output.values():
+        for key in ("cnr_id", "ver"):
+            node.get("_meta", {}).pop(key, None)
+    return output
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=os.path.basename)
@@ -90,7 +104,7 @@ def test_workflow_in_the_frontend(frontend, screenshots, path):
     name = os.path.basename(path)
     workflow = load_workflow(path)
     object_info = server.get("/object_info")
-    shown = {node["id"]: node for node in _load(browser, workflow, name)}
+    shown = {str(node["id"]): node for node in _load(browser, workflow, name)}  # 1.58's ids are strings
 
     missing = [node["type"] for node in shown.values() if not node["registered"]]
     assert missing == [], f"missing nodes: {missing}"
@@ -98,7 +112,7 @@ def test_workflow_in_the_frontend(frontend, screenshots, path):
     for node in workflow["nodes"]:
         if not node["type"].startswith("Squeeze"):
             continue
-        on_page = shown[node["id"]]
+        on_page = shown[str(node["id"])]
         assert on_page["title"] == object_info[node["type"]]["display_name"]
         for widget, value in expected[str(node["id"])]["inputs"].items():
             if not isinstance(value, list):
@@ -107,7 +121,7 @@ def test_workflow_in_the_frontend(frontend, screenshots, path):
     assert dialogs == [], dialogs
     assert browser.console_errors() == []
 
-    assert browser.evaluate("app.graphToPrompt().then(p => p.output)") == expected
+    assert _page_prompt(browser) == expected
 
     browser.evaluate("app.canvas.ds.scale = 1; app.extensionManager.command.execute('Comfy.Canvas.FitView')")
     time.sleep(0.5)

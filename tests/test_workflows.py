@@ -5,7 +5,6 @@ the same seed gives the same pixels after the server dropped every cache, anothe
 from __future__ import annotations
 
 import os
-import time
 import warnings
 
 import numpy as np
@@ -19,7 +18,7 @@ from tests.harness.example_run import (
 
 
 @pytest.fixture(scope="module")
-def example_server(tmp_path_factory):
+def example_server(tmp_path_factory, comfyui_tree):
     server = start_example_server(str(tmp_path_factory.mktemp("example_base")), extra_nodes=[TEST_NODES])
     yield server
     server.stop()
@@ -58,9 +57,7 @@ def test_workflow_runs_and_is_deterministic(example_server, path):
     first = _pixels(run_prompt(example_server, prompt))
     assert first.shape[2] == 3 and first.std() > 0
 
-    status, _ = example_server.request("/free", {"free_memory": True, "unload_models": True})
-    assert status == 200
-    time.sleep(1.0)
+    example_server.free_caches()
     cached, again = _cached_nodes(example_server, prompt)
     assert cached == [], "the rerun must execute every node again, not read ComfyUI's cache"
     assert np.array_equal(_pixels(again), first)

@@ -77,3 +77,38 @@ def multi_stage(schedule: str = "paper", **inputs) -> dict:
             "inputs": {"schedule": schedule, "switch_1": 0.05, "switch_2": 0.15, "identity_strength": 1.0,
                        "semantic_strength": 1.0,
                        **inputs}}
+
+
+def family_graph(family: str, picture: str, seed: int = 3, steps: int = 4, method: str | None = None) -> dict:
+    """The MLLM joint encoding of ``picture`` (no DLA) on a tiny model of ``family``, with two random reference
+    latents in its layout attached by chained stock ReferenceLatent nodes (``refs_1``: the first only,
+    ``refs_2``: only the second, ``refs_12``: both; ``refs_0``: none) and their image-token-free twins
+    (``cut_*``); ``method`` is set with the stock FluxKontextMultiReferenceLatentMethod. Samplers are added
+    with add_sampler; the graph's own sampler is the stock KSampler on ``refs_1``."""
+    graph = tiny_pipeline(picture, seed=seed, steps=steps)
+    for name in ("identity", "vae", "save"):
+        del graph[name]
+    graph["model"] = {"class_type": "SqueezeTestTinyModel",
+                      "inputs": {"family": family, "context_dim": 32, "weight_seed": 0}}
+    for name, size, latent_seed in (("latent", (64, 64), 0), ("ref1", (64, 64), 11), ("ref2", (48, 64), 12)):
+        graph[name] = {"class_type": "SqueezeTestFamilyLatent",
+                       "inputs": {"family": family, "width": size[0], "height": size[1], "seed": latent_seed}}
+    graph["cut"] = {"class_type": "SqueezeTestDropImageTokens", "inputs": {"conditioning": ["aggregate", 0]}}
+    for source in ("aggregate", "cut"):
+        prefix = "refs" if source == "aggregate" else "cut"
+        for name, latents in (("0", ()), ("1", ("ref1",)), ("2", ("ref2",)), ("12", ("ref1", "ref2"))):
+            node = [source, 0]
+            for k, latent in enumerate(latents):
+                graph[f"{prefix}_{name}_{k}"] = {"class_type": "ReferenceLatent",
+                                                 "inputs": {"conditioning": node, "latent": [latent, 0]}}
+                node = [f"{prefix}_{name}_{k}", 0]
+            if method is not None:
+                graph[f"{prefix}_{name}_method"] = {"class_type": "FluxKontextMultiReferenceLatentMethod",
+                                                    "inputs": {"conditioning": node,
+                                                               "reference_latents_method": method}}
+                node = [f"{prefix}_{name}_method", 0]
+            graph[f"{prefix}_{name}"] = {"class_type": "SqueezeReferenceStrengths", "inputs": {"conditioning": node}}
+    graph["negative"] = {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["refs_0", 0]}}
+    graph["negative_cut"] = {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["cut_0", 0]}}
+    graph["sampler"]["inputs"]["positive"] = ["refs_1", 0]
+    return graph

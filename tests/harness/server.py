@@ -14,7 +14,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
-from .comfyui_tree import comfyui_path
+from tools.comfyui_trees import comfyui_path
 
 PACK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACK_NAME = "ComfyUI-Squeeze"
@@ -60,8 +60,9 @@ class ComfyServer:
         self.log_path = os.path.join(self.base, "comfyui.log")
         command = [
             sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-            "--base-directory", self.base, "--database-url", "sqlite:///:memory:", "--disable-api-nodes",
-            "--disable-auto-launch",
+            "--base-directory", self.base, "--disable-api-nodes", "--disable-auto-launch",
+            # A file, not :memory:: some versions' asset scanner needs tables that outlive one connection.
+            "--database-url", f"sqlite:///{os.path.join(self.base, 'comfyui.db')}",
         ]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         with open(self.log_path, "ab") as log:
@@ -145,6 +146,22 @@ class ComfyServer:
         if status != 200:
             raise PromptRefused(body)
         return self.wait(body["prompt_id"], timeout)
+
+    def free_caches(self) -> None:
+        """Drop every cached output and model, and return once the next prompt is sure to run without them.
+
+        ``/free`` only sets flags; the worker applies them after the item it is running or has just taken
+        from the queue. So a prompt queued right after ``/free`` can still be served from the cache. A tiny
+        barrier prompt absorbs that: the worker applies the flags at the latest when it has finished the
+        barrier, before it takes any prompt queued after it."""
+        status, body = self.request("/free", {"free_memory": True, "unload_models": True})
+        if status != 200:
+            raise RuntimeError(f"/free answered {status}: {body}")
+        entry = self.run({"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
+                                                                        "color": 0}},
+                          "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}})
+        if entry["status"]["status_str"] != "success":
+            raise RuntimeError(f"the barrier prompt after /free failed: {entry['status']}")
 
     def output_images(self, entry: dict) -> list[str]:
         paths = []

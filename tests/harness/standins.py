@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 
-from .comfyui_tree import cache_dir, comfyui_path
+from tools.comfyui_trees import cache_dir, comfyui_path
 
 STANDIN_VERSION = 1
 DIFFUSION_MODEL = ("diffusion_models", "qwen_image_edit_2509_fp8_e4m3fn.safetensors")

@@ -26,18 +26,8 @@ from comfy.text_encoders.qwen_image import QwenImageTEModel, QwenImageTokenizer
 from comfy.text_encoders.qwen_vl import Qwen2VLVisionTransformer
 from safetensors.torch import save_file
 
-
-def _initialise(module: torch.nn.Module, seed: int) -> None:
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in module.named_parameters():
-            if parameter.ndim == 0:
-                continue
-            if parameter.ndim == 1:
-                parameter.copy_(torch.ones_like(parameter) if "norm" in name else torch.zeros_like(parameter))
-            else:
-                fan_in = parameter[0].numel()
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) / fan_in**0.5)
+from .families import SqueezeTestFamilyLatent, SqueezeTestTinyModel
+from .initialise import initialise
 
 
 def _tiny_qwen_image_config(context_dim: int, num_layers: int) -> dict:
@@ -63,7 +53,7 @@ class SqueezeTestTinyQwenImage:
         config = comfy.supported_models.QwenImage(_tiny_qwen_image_config(context_dim, num_layers))
         config.set_inference_dtype(torch.float32, None)
         model = config.get_model({})
-        _initialise(model.diffusion_model, weight_seed)
+        initialise(model.diffusion_model, weight_seed)
         patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(),
                                                    offload_device=mm.unet_offload_device())
         return (patcher,)
@@ -84,7 +74,7 @@ class SqueezeTestTinyQwenControlNet:
     def build(self, context_dim, weight_seed):
         config = _tiny_qwen_image_config(context_dim, 1)
         model = QwenImageControlNetModel(operations=comfy.ops.disable_weight_init, dtype=torch.float32, **config)
-        _initialise(model, weight_seed)
+        initialise(model, weight_seed)
         return (comfy.controlnet.ControlNet(model, compression_ratio=1, latent_format=comfy.latent_formats.Wan21(),
                                             load_device=mm.get_torch_device(), manual_cast_dtype=None,
                                             extra_conds=[]),)
@@ -104,7 +94,7 @@ class SqueezeTestTinyVAE:
     def build(self, weight_seed):
         module = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                         temperal_downsample=[False, True, True])
-        _initialise(module, weight_seed)
+        initialise(module, weight_seed)
         return (comfy.sd.VAE(sd=module.state_dict()),)
 
 
@@ -156,7 +146,7 @@ class SqueezeTestTinyQwenImageCLIP:
                        "num_key_value_heads": 2}
         target = comfy.supported_models_base.ClipTarget(QwenImageTokenizer, _tiny_qwen_image_te(text_config))
         clip = comfy.sd.CLIP(target=target, model_options={"dtype": torch.float32})
-        _initialise(clip.cond_stage_model, weight_seed)
+        initialise(clip.cond_stage_model, weight_seed)
         return (clip,)
 
 
@@ -219,7 +209,10 @@ class SqueezeTestDropImageTokens:
         for context, extras in conditioning:
             roles = extras["squeeze_token_roles"]
             keep = (roles < 3).all(dim=0)
-            out.append([context[:, keep.to(context.device)], {**extras, "squeeze_token_roles": roles[:, keep]}])
+            extras = {**extras, "squeeze_token_roles": roles[:, keep]}
+            if extras.get("attention_mask") is not None:
+                extras["attention_mask"] = extras["attention_mask"][:, keep.to(extras["attention_mask"].device)]
+            out.append([context[:, keep.to(context.device)], extras])
         return (out,)
 
 
@@ -262,4 +255,6 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestSaveSigmas": SqueezeTestSaveSigmas,
     "SqueezeTestDropImageTokens": SqueezeTestDropImageTokens,
     "SqueezeTestTinyQwenControlNet": SqueezeTestTinyQwenControlNet,
+    "SqueezeTestTinyModel": SqueezeTestTinyModel,
+    "SqueezeTestFamilyLatent": SqueezeTestFamilyLatent,
 }

@@ -1,0 +1,1 @@
+"""Tools of the product that are neither the pack nor its tests: the ComfyUI versions it runs on."""
