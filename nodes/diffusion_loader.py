@@ -65,6 +65,7 @@ class SqueezeDiffusionModelLoader(io.ComfyNode):
             model = model_config.get_model(weights, "")
             check_weights(set(model.diffusion_model.state_dict()), set(weights), os.path.basename(path))
             model.load_model_weights(weights, "")
-        return io.NodeOutput(comfy.model_patcher.ModelPatcher(model.to(mm.unet_offload_device()),
-                                                              load_device=load_device,
-                                                              offload_device=mm.unet_offload_device()))
+        # The stock loaders' patcher: CoreModelPatcher from ComfyUI 0.33 on (dynamic VRAM when it is enabled).
+        patcher_class = getattr(comfy.model_patcher, "CoreModelPatcher", comfy.model_patcher.ModelPatcher)
+        return io.NodeOutput(patcher_class(model.to(mm.unet_offload_device()), load_device=load_device,
+                                           offload_device=mm.unet_offload_device()))

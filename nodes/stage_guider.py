@@ -83,6 +83,12 @@ def _patch_size(diffusion_model) -> int | None:
 logger = logging.getLogger("squeeze")
 
 
+def _has_reference_kv_cache(model_options: dict) -> bool:
+    """Whether ComfyUI's FluxKVCache (an attn1 patch of class KV_Attn_Input) is on the model."""
+    patches = model_options.get("transformer_options", {}).get("patches", {}).get("attn1_patch", [])
+    return any(type(patch).__name__ == "KV_Attn_Input" for patch in patches)
+
+
 class StageGuider(comfy.samplers.CFGGuider):
     """CFG guidance whose conds follow a StageSchedule; a stock GUIDER for SamplerCustomAdvanced."""
 
@@ -91,7 +97,7 @@ class StageGuider(comfy.samplers.CFGGuider):
         self.schedule = schedule
         self.key_weight_method = key_weight_method
         self._last: tuple[float, dict, bool] | None = None
-        self._warned = False
+        self._warned: set[str] = set()
 
     def _conds_at(self, progress: float) -> tuple[dict, bool]:
         if self._last is None or self._last[0] != progress:
@@ -109,6 +115,10 @@ class StageGuider(comfy.samplers.CFGGuider):
     def predict_noise(self, x, timestep, model_options={}, seed=None):
         conds, changed = self._conds_at(step_progress(self.inner_model.model_sampling, timestep))
         if changed:
+            if _has_reference_kv_cache(model_options):
+                self._warn("FluxKVCache keeps the references' keys and values from the first step that uses them, so "
+                           "a semantic weight that changes later does not reach the cached reference tokens (their "
+                           "identity weights still apply); the result is as approximate as the cache itself")
             model_options = {**model_options, "model_function_wrapper": key_weights_wrapper(
                 _patch_size(self.inner_model.diffusion_model), self._warn_unweighted,
                 model_options.get("model_function_wrapper"), self.key_weight_method)}
@@ -117,10 +127,10 @@ class StageGuider(comfy.samplers.CFGGuider):
                                                 seed=seed)
 
     def _warn(self, problem: str) -> None:
-        """Once per run, naming the model: a weight the pack could not apply."""
-        if self._warned:
+        """Each problem once per run, naming the model: a weight the pack could not apply as asked."""
+        if problem in self._warned:
             return
-        self._warned = True
+        self._warned.add(problem)
         model = f"{type(self.inner_model.model_config).__name__} ({type(self.inner_model.diffusion_model).__name__})"
         logger.warning("Squeeze stage sampler, %s model: %s.", model, problem)
 
@@ -132,7 +142,7 @@ class StageGuider(comfy.samplers.CFGGuider):
 
     def inner_sample(self, *args, **kwargs):
         self._last = None
-        self._warned = False
+        self._warned.clear()
         try:
             return super().inner_sample(*args, **kwargs)
         finally:

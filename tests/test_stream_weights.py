@@ -104,3 +104,24 @@ def test_each_reference_follows_its_own_weight(two_references):
     _strictly_between(latents["1_half"], latents["1_0"], latents["stock_both"])
     _strictly_between(latents["half_1"], latents["0_1"], latents["stock_both"])
     assert _gap(latents["1_half"], latents["half_1"]) > 1e-3
+
+
+def test_semantic_zero_cuts_the_attention_mask_with_the_image_tokens(comfy_server):
+    """A padded conditioning with an attention_mask (ComfyUI 0.33 passes it to Qwen-Image): cutting the image
+    tokens cuts their mask entries too, so semantic 0 equals the stock run on the cut, padded conditioning."""
+    reference = write_reference(comfy_server.base, "weights_padded.png")
+    graph = tiny_pipeline(reference, seed=13, steps=4)
+    graph["padded"] = {"class_type": "SqueezeTestPadConditioning", "inputs": {"conditioning": ["aggregate", 0],
+                                                                              "tokens": 5}}
+    graph["padded_cut"] = {"class_type": "SqueezeTestDropImageTokens", "inputs": {"conditioning": ["padded", 0]}}
+    for name in ("padded", "padded_cut"):
+        graph[f"identity_{name}"] = {"class_type": "SqueezeVAEIdentityEncode",
+                                     "inputs": {**graph["identity"]["inputs"], "conditioning": [name, 0]}}
+        graph[f"negative_{name}"] = {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": [name, 0]}}
+    add_sampler(graph, "semantic_0", _always(semantic_strength=0.0), positive=["identity_padded", 0],
+                negative=["negative_padded", 0])
+    add_sampler(graph, "cut", positive=["identity_padded_cut", 0], negative=["negative_padded_cut", 0])
+    add_sampler(graph, "padded", positive=["identity_padded", 0], negative=["negative_padded", 0])
+    latents = _run(comfy_server, graph)
+    assert _gap(latents["semantic_0"], latents["cut"]) <= 1e-5
+    assert _gap(latents["semantic_0"], latents["padded"]) > 1e-3

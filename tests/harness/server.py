@@ -89,12 +89,16 @@ class ComfyServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
-    def log_tail(self, chars: int = 6000) -> str:
+    def log_text(self) -> str:
+        """Everything the server has logged so far."""
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as log:
-                return log.read()[-chars:]
+                return log.read()
         except OSError:
             return ""
+
+    def log_tail(self, chars: int = 6000) -> str:
+        return self.log_text()[-chars:]
 
     def request(self, path: str, payload: dict | None = None, timeout: float = 60.0):
         data = None if payload is None else json.dumps(payload).encode()

@@ -216,6 +216,30 @@ class SqueezeTestDropImageTokens:
         return (out,)
 
 
+class SqueezeTestPadConditioning:
+    """The conditioning padded with masked tokens, as a batch of prompts of different lengths is: zero tokens
+    of role PAD at the end, and an attention_mask that masks them."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"conditioning": ("CONDITIONING",), "tokens": ("INT", {"default": 5, "min": 1})}}
+
+    RETURN_TYPES = ("CONDITIONING",)
+    FUNCTION = "pad"
+    CATEGORY = "squeeze_test"
+
+    def pad(self, conditioning, tokens):
+        out = []
+        for context, extras in conditioning:
+            roles = extras["squeeze_token_roles"]
+            mask = torch.ones(context.shape[0], context.shape[1] + tokens, dtype=torch.long)
+            mask[:, context.shape[1]:] = 0
+            out.append([torch.cat([context, context.new_zeros(context.shape[0], tokens, context.shape[2])], 1),
+                        {**extras, "attention_mask": mask,
+                         "squeeze_token_roles": torch.cat([roles, roles.new_zeros(roles.shape[0], tokens)], 1)}])
+        return (out,)
+
+
 class SqueezeTestRecordCalls:
     """Records, for every diffusion-model call, the sigma, context length and reference-latent count."""
 
@@ -256,5 +280,6 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestDropImageTokens": SqueezeTestDropImageTokens,
     "SqueezeTestTinyQwenControlNet": SqueezeTestTinyQwenControlNet,
     "SqueezeTestTinyModel": SqueezeTestTinyModel,
+    "SqueezeTestPadConditioning": SqueezeTestPadConditioning,
     "SqueezeTestFamilyLatent": SqueezeTestFamilyLatent,
 }
