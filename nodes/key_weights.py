@@ -4,9 +4,11 @@ Adding log w to a key's attention logits multiplies its unnormalised attention b
 query: 0 < w < 1 fades that token, 1 < w <= 2 strengthens it, w = 1 changes nothing. The guider
 stores per-token log weights in the model conds (so ComfyUI batches and pads them with the
 context); a model-function wrapper, installed only for the model calls that need it, lays them out
-over the joint sequence and adds an attention override for that call. The joint sequence is text,
-then target, then each reference in order, as Qwen-Image and FLUX order it. No model code is
-forked, and nothing outlives the call.
+over the joint sequence and adds an attention override for that call, which folds the bias into the
+queries and keys (squeeze_core.key_bias_fold; an additive mask is the fallback). The joint sequence is
+text, then target, then each reference in order, as Qwen-Image, FLUX and Krea 2 order it; an attention
+call is weighted only when its key count is exactly that sequence's, and a model call in which none was
+is reported (never a silent no-op). No model code is forked, and nothing outlives the call.
 """
 
 from __future__ import annotations

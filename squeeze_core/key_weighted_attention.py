@@ -1,16 +1,19 @@
-"""Qwen-Image's joint attention in diffusers with an additive bias on the keys: log(w) on a stream's keys
-scales that stream's share of every softmax by w. It is how the standalone pipeline weights the MLLM's image
-tokens and the reference tokens between 0 (left out) and 1 (untouched), as the ComfyUI sampler does."""
+"""Qwen-Image's joint attention in diffusers with a bias on the keys: log(w) on a stream's keys scales that
+stream's share of every softmax by w. It is how the standalone pipeline weights the MLLM's image tokens and the
+reference tokens between 0 (left out) and 1 (untouched), as the ComfyUI sampler does, and the same way: the
+bias folded into one extra q/k channel (key_bias_fold), so only padding ever needs a mask."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from .key_bias_fold import fold_key_bias, unfold_output
+
 
 class KeyWeightedQwenAttnProcessor:
     """Joint text-then-image attention of a Qwen-Image block; ``key_bias`` [B, 1, 1, text + image] is added
-    to the attention logits (padding masked as diffusers masks it)."""
+    to the attention logits, folded into q and k (padding masked as diffusers masks it)."""
 
     def __call__(self, attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor,
                  encoder_hidden_states_mask: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
@@ -36,21 +39,23 @@ class KeyWeightedQwenAttnProcessor:
             text_query, text_key = (apply_rotary_emb_qwen(t, text_freqs, use_real=False) for t in (text_query, text_key))
         joint = [torch.cat(pair, dim=1).transpose(1, 2) for pair in
                  ((text_query, query), (text_key, key), (text_value, value))]
-        bias = _joint_bias(encoder_hidden_states_mask, hidden_states.shape[1], key_bias, joint[0].dtype)
-        out = F.scaled_dot_product_attention(*joint, attn_mask=bias).transpose(1, 2).flatten(2, 3)
+        if key_bias is not None:
+            joint = fold_key_bias(*joint, key_bias[:, :, 0, :])
+        padding = _padding_bias(encoder_hidden_states_mask, hidden_states.shape[1], joint[0].dtype)
+        out = unfold_output(F.scaled_dot_product_attention(*joint, attn_mask=padding), head_dim)
+        out = out.transpose(1, 2).flatten(2, 3)
         text_tokens = encoder_hidden_states.shape[1]
         image_out = attn.to_out[0](out[:, text_tokens:].contiguous())
         return image_out, attn.to_add_out(out[:, :text_tokens].contiguous())
 
 
-def _joint_bias(text_mask: torch.Tensor | None, image_tokens: int, key_bias: torch.Tensor | None,
-                dtype: torch.dtype) -> torch.Tensor | None:
+def _padding_bias(text_mask: torch.Tensor | None, image_tokens: int, dtype: torch.dtype) -> torch.Tensor | None:
+    """The additive mask over text + image keys that hides padded text tokens, as diffusers masks them."""
     if text_mask is None:
-        return None if key_bias is None else key_bias.to(dtype)
+        return None
     padding = torch.zeros(text_mask.shape[0], text_mask.shape[1] + image_tokens, dtype=dtype, device=text_mask.device)
     padding[:, :text_mask.shape[1]].masked_fill_(~text_mask.bool(), torch.finfo(dtype).min)
-    padding = padding[:, None, None, :]
-    return padding if key_bias is None else padding + key_bias.to(dtype)
+    return padding[:, None, None, :]
 
 
 def install_key_weighting(transformer: torch.nn.Module) -> None:

@@ -88,7 +88,8 @@ def test_fold_equals_the_masked_softmax(dtype, tolerance, head_dim):
     q, k, v = (torch.randn(2, 3, 40, head_dim, generator=generator) for _ in range(3))
     q, k, v = (tensor.to(dtype) for tensor in (q, k, v))
     bias = _bias(40)
-    reference = F.scaled_dot_product_attention(q.double(), k.double(), v.double(), attn_mask=bias.double()[:, None, None])
+    reference = F.scaled_dot_product_attention(q.double(), k.double(), v.double(),
+                                               attn_mask=bias.double()[:, None, None])
     masked = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(dtype)[:, None, None])
     folded_q, folded_k, folded_v = fold_key_bias(q, k, v, bias[:, None, :])
     assert folded_q.shape[-1] == folded_head_dim(head_dim) and folded_q.dtype == dtype

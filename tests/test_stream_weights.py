@@ -4,27 +4,10 @@ weights in between land strictly between; two references are weighted independen
 from __future__ import annotations
 
 import pytest
-import torch
-
 from tests.harness.graphs import add_sampler, multi_stage, tiny_pipeline, write_reference
-from tests.harness.server import execution_error, saved_latents
-
-
-def _run(server, graph: dict) -> dict[str, torch.Tensor]:
-    entry = server.run(graph)
-    assert entry["status"]["status_str"] == "success", execution_error(entry) or server.log_tail()
-    return {node_id.removeprefix("save_"): latent for node_id, latent in saved_latents(server, entry).items()}
-
-
-def _gap(a: torch.Tensor, b: torch.Tensor) -> float:
-    return (a - b).abs().max().item()
-
-
-def _strictly_between(middle: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> None:
-    span = (high - low).abs().mean().item()
-    to_low, to_high = (middle - low).abs().mean().item(), (middle - high).abs().mean().item()
-    assert span > 1e-3, "the two ends must differ for the test to mean anything"
-    assert 0.05 * span < to_low < span and 0.05 * span < to_high < span, (to_low, to_high, span)
+from tests.harness.weight_checks import (
+    WEIGHT_RULE, add_weight_samplers, assert_references_independent, gap, run_latents,
+)
 
 
 def _always(**inputs) -> dict:
@@ -41,35 +24,16 @@ def single_reference(comfy_server):
         **graph["identity"]["inputs"], "conditioning": ["no_image_tokens", 0]}}
     graph["negative_no_image_tokens"] = {"class_type": "ConditioningZeroOut",
                                          "inputs": {"conditioning": ["no_image_tokens", 0]}}
-    add_sampler(graph, "stock")
-    add_sampler(graph, "ones", multi_stage("custom", semantic_breakpoints="0:1", identity_breakpoints="0:1"))
-    add_sampler(graph, "identity_0", _always(identity_strength=0.0))
-    add_sampler(graph, "identity_half", _always(identity_strength=0.5))
+    add_weight_samplers(graph)
     add_sampler(graph, "without_references", positive=["aggregate", 0])
-    add_sampler(graph, "semantic_0", _always(semantic_strength=0.0))
-    add_sampler(graph, "semantic_half", _always(semantic_strength=0.5))
     add_sampler(graph, "without_image_tokens", positive=["identity_no_image_tokens", 0],
                 negative=["negative_no_image_tokens", 0])
-    return _run(comfy_server, graph)
+    return run_latents(comfy_server, graph)
 
 
-def test_weight_one_everywhere_is_the_stock_ksampler(single_reference):
-    assert _gap(single_reference["ones"], single_reference["stock"]) <= 1e-5
-
-
-def test_identity_weight_zero_is_sampling_without_the_references(single_reference):
-    assert _gap(single_reference["identity_0"], single_reference["without_references"]) <= 1e-5
-    assert _gap(single_reference["identity_0"], single_reference["stock"]) > 1e-3
-
-
-def test_semantic_weight_zero_is_sampling_without_the_image_tokens(single_reference):
-    assert _gap(single_reference["semantic_0"], single_reference["without_image_tokens"]) <= 1e-5
-    assert _gap(single_reference["semantic_0"], single_reference["stock"]) > 1e-3
-
-
-@pytest.mark.parametrize("stream", ["identity", "semantic"])
-def test_half_weight_lies_strictly_between(single_reference, stream):
-    _strictly_between(single_reference[f"{stream}_half"], single_reference[f"{stream}_0"], single_reference["stock"])
+@pytest.mark.parametrize("check", WEIGHT_RULE)
+def test_weights_follow_the_rule(single_reference, check):
+    WEIGHT_RULE[check](single_reference)
 
 
 @pytest.fixture(scope="module")
@@ -94,16 +58,11 @@ def two_references(comfy_server):
         add_sampler(graph, f"stock_{name}", positive=[f"identity_{name}", 0])
     for name in ("1_0", "0_1", "1_half", "half_1"):
         add_sampler(graph, name, _always(), positive=[f"identity_strengths_{name}", 0])
-    return _run(comfy_server, graph)
+    return run_latents(comfy_server, graph)
 
 
 def test_each_reference_follows_its_own_weight(two_references):
-    latents = two_references
-    assert _gap(latents["1_0"], latents["stock_first_only"]) <= 1e-5
-    assert _gap(latents["0_1"], latents["stock_second_only"]) <= 1e-5
-    _strictly_between(latents["1_half"], latents["1_0"], latents["stock_both"])
-    _strictly_between(latents["half_1"], latents["0_1"], latents["stock_both"])
-    assert _gap(latents["1_half"], latents["half_1"]) > 1e-3
+    assert_references_independent(two_references, "stock_first_only", "stock_second_only", "stock_both")
 
 
 def test_semantic_zero_cuts_the_attention_mask_with_the_image_tokens(comfy_server):
@@ -122,6 +81,6 @@ def test_semantic_zero_cuts_the_attention_mask_with_the_image_tokens(comfy_serve
                 negative=["negative_padded", 0])
     add_sampler(graph, "cut", positive=["identity_padded_cut", 0], negative=["negative_padded_cut", 0])
     add_sampler(graph, "padded", positive=["identity_padded", 0], negative=["negative_padded", 0])
-    latents = _run(comfy_server, graph)
-    assert _gap(latents["semantic_0"], latents["cut"]) <= 1e-5
-    assert _gap(latents["semantic_0"], latents["padded"]) > 1e-3
+    latents = run_latents(comfy_server, graph)
+    assert gap(latents["semantic_0"], latents["cut"]) <= 1e-5
+    assert gap(latents["semantic_0"], latents["padded"]) > 1e-3

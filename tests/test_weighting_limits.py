@@ -4,25 +4,14 @@ and 1 keep working there. Both cases exist from ComfyUI 0.33 on (Krea 2, FluxKVC
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.harness.graphs import add_sampler, family_graph, multi_stage, write_reference
-from tests.harness.server import execution_error, saved_latents
+from tests.harness.weight_checks import gap, run_latents
 
 
 def _offered(server) -> set[str]:
     return set(server.get("/object_info/SqueezeTestTinyModel")["SqueezeTestTinyModel"]["input"]["required"]
                ["family"][0])
-
-
-def _run(server, graph: dict) -> dict[str, torch.Tensor]:
-    entry = server.run(graph)
-    assert entry["status"]["status_str"] == "success", execution_error(entry) or server.log_tail()
-    return {node_id.removeprefix("save_"): latent for node_id, latent in saved_latents(server, entry).items()}
-
-
-def _gap(a: torch.Tensor, b: torch.Tensor) -> float:
-    return (a - b).abs().max().item() / max(1.0, b.abs().max().item())
 
 
 def test_references_the_model_ignores_are_named(comfy_server, comfyui_tree):
@@ -35,10 +24,10 @@ def test_references_the_model_ignores_are_named(comfy_server, comfyui_tree):
     add_sampler(graph, "identity_0", multi_stage("always", identity_strength=0.0))
     add_sampler(graph, "without_references", positive=["refs_0", 0])
     before = len(comfy_server.log_text())
-    latents = _run(comfy_server, graph)
+    latents = run_latents(comfy_server, graph)
     log = comfy_server.log_text()[before:]
     assert "Squeeze stage sampler, Krea2" in log and "never attended over the joint sequence" in log, log[-3000:]
-    assert _gap(latents["identity_0"], latents["without_references"]) <= 1e-5
+    assert gap(latents["identity_0"], latents["without_references"]) <= 1e-5
 
 
 def test_flux_kv_cache_is_named_and_weights_still_apply(comfy_server, comfyui_tree):
@@ -55,10 +44,10 @@ def test_flux_kv_cache_is_named_and_weights_still_apply(comfy_server, comfyui_tr
                               ("paper", multi_stage("paper"))):
             add_sampler(graph, f"{model}_{name}", sampler, positive=["refs_12", 0], model=[model, 0])
     before = len(comfy_server.log_text())
-    latents = _run(comfy_server, graph)
+    latents = run_latents(comfy_server, graph)
     log = comfy_server.log_text()[before:]
     assert "Squeeze stage sampler, Flux2" in log and "FluxKVCache" in log, log[-3000:]
-    cache_error = _gap(latents["kv_stock"], latents["model_stock"])
+    cache_error = gap(latents["kv_stock"], latents["model_stock"])
     for name in ("identity_half", "paper"):
-        assert _gap(latents[f"kv_{name}"], latents[f"model_{name}"]) <= 1.5 * cache_error + 1e-4
-        assert _gap(latents[f"kv_{name}"], latents["kv_stock"]) > 10 * cache_error
+        assert gap(latents[f"kv_{name}"], latents[f"model_{name}"]) <= 1.5 * cache_error + 1e-4
+        assert gap(latents[f"kv_{name}"], latents["kv_stock"]) > 10 * cache_error

@@ -26,14 +26,8 @@ from comfy.text_encoders.qwen_image import QwenImageTEModel, QwenImageTokenizer
 from comfy.text_encoders.qwen_vl import Qwen2VLVisionTransformer
 from safetensors.torch import save_file
 
-from .families import SqueezeTestFamilyLatent, SqueezeTestTinyModel
+from .families import SqueezeTestFamilyLatent, SqueezeTestTinyModel, build_model, tiny_qwen_image_config
 from .initialise import initialise
-
-
-def _tiny_qwen_image_config(context_dim: int, num_layers: int) -> dict:
-    return {"image_model": "qwen_image", "num_layers": num_layers, "attention_head_dim": 16,
-            "num_attention_heads": 2, "joint_attention_dim": context_dim, "axes_dims_rope": (4, 6, 6),
-            "in_channels": 64, "out_channels": 16, "patch_size": 2}
 
 
 class SqueezeTestTinyQwenImage:
@@ -50,13 +44,8 @@ class SqueezeTestTinyQwenImage:
     CATEGORY = "squeeze_test"
 
     def build(self, context_dim, num_layers, weight_seed):
-        config = comfy.supported_models.QwenImage(_tiny_qwen_image_config(context_dim, num_layers))
-        config.set_inference_dtype(torch.float32, None)
-        model = config.get_model({})
-        initialise(model.diffusion_model, weight_seed)
-        patcher = comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(),
-                                                   offload_device=mm.unet_offload_device())
-        return (patcher,)
+        return (build_model("qwen_image_edit_2509", context_dim, lambda module: initialise(module, weight_seed),
+                            num_layers),)
 
 
 class SqueezeTestTinyQwenControlNet:
@@ -72,7 +61,7 @@ class SqueezeTestTinyQwenControlNet:
     CATEGORY = "squeeze_test"
 
     def build(self, context_dim, weight_seed):
-        config = _tiny_qwen_image_config(context_dim, 1)
+        config = tiny_qwen_image_config(context_dim, 1)
         model = QwenImageControlNetModel(operations=comfy.ops.disable_weight_init, dtype=torch.float32, **config)
         initialise(model, weight_seed)
         return (comfy.controlnet.ControlNet(model, compression_ratio=1, latent_format=comfy.latent_formats.Wan21(),

@@ -23,33 +23,35 @@ def _flux_params() -> set[str]:
     return {field.name for field in dataclasses.fields(comfy.ldm.flux.model.FluxParams)}
 
 
-def _flux(context_dim: int) -> dict:
+def _flux(context_dim: int, num_layers: int = 1) -> dict:
     return {"image_model": "flux", "in_channels": 16, "out_channels": 16, "vec_in_dim": 16,
-            "context_in_dim": context_dim, "hidden_size": HIDDEN, "mlp_ratio": 4.0, "num_heads": HEADS, "depth": 1,
-            "depth_single_blocks": 1, "axes_dim": [4, 14, 14], "theta": 10000, "patch_size": 2, "qkv_bias": True,
-            "guidance_embed": True, "txt_ids_dims": []}
+            "context_in_dim": context_dim, "hidden_size": HIDDEN, "mlp_ratio": 4.0, "num_heads": HEADS,
+            "depth": num_layers, "depth_single_blocks": num_layers, "axes_dim": [4, 14, 14], "theta": 10000,
+            "patch_size": 2, "qkv_bias": True, "guidance_embed": True, "txt_ids_dims": []}
 
 
-def _flux2(context_dim: int) -> dict:
+def _flux2(context_dim: int, num_layers: int = 1) -> dict:
     return {"image_model": "flux2", "in_channels": 128, "out_channels": 128, "vec_in_dim": None,
-            "context_in_dim": context_dim, "hidden_size": HIDDEN, "mlp_ratio": 3.0, "num_heads": HEADS, "depth": 1,
-            "depth_single_blocks": 1, "axes_dim": [8, 8, 8, 8], "theta": 2000, "patch_size": 1, "qkv_bias": False,
-            "guidance_embed": True, "global_modulation": True, "mlp_silu_act": True, "ops_bias": False,
-            "default_ref_method": "index", "ref_index_scale": 10.0, "txt_ids_dims": [3]}
+            "context_in_dim": context_dim, "hidden_size": HIDDEN, "mlp_ratio": 3.0, "num_heads": HEADS,
+            "depth": num_layers, "depth_single_blocks": num_layers, "axes_dim": [8, 8, 8, 8], "theta": 2000,
+            "patch_size": 1, "qkv_bias": False, "guidance_embed": True, "global_modulation": True,
+            "mlp_silu_act": True, "ops_bias": False, "default_ref_method": "index", "ref_index_scale": 10.0,
+            "txt_ids_dims": [3]}
 
 
-def _qwen(context_dim: int, timestep_zero: bool) -> dict:
-    config = {"image_model": "qwen_image", "num_layers": 1, "attention_head_dim": 16, "num_attention_heads": 2,
-              "joint_attention_dim": context_dim, "axes_dims_rope": (4, 6, 6), "in_channels": 64,
-              "out_channels": 16, "patch_size": 2}
+def tiny_qwen_image_config(context_dim: int, num_layers: int = 1, timestep_zero: bool = False) -> dict:
+    config = {"image_model": "qwen_image", "num_layers": num_layers, "attention_head_dim": 16,
+              "num_attention_heads": 2, "joint_attention_dim": context_dim, "axes_dims_rope": (4, 6, 6),
+              "in_channels": 64, "out_channels": 16, "patch_size": 2}
     if timestep_zero:
         config["default_ref_method"] = "index_timestep_zero"
     return config
 
 
-def _krea2(context_dim: int) -> dict:
-    return {"image_model": "krea2", "features": HIDDEN, "heads": HEADS, "kvheads": 1, "multiplier": 2, "layers": 1,
-            "patch": 2, "channels": 16, "txtlayers": 1, "txtdim": context_dim, "txtheads": 2, "txtkvheads": 2}
+def _krea2(context_dim: int, num_layers: int = 1) -> dict:
+    return {"image_model": "krea2", "features": HIDDEN, "heads": HEADS, "kvheads": 1, "multiplier": 2,
+            "layers": num_layers, "patch": 2, "channels": 16, "txtlayers": 1, "txtdim": context_dim, "txtheads": 2,
+            "txtkvheads": 2}
 
 
 def _qwen_takes_timestep_zero() -> bool:
@@ -62,26 +64,28 @@ def _qwen_takes_timestep_zero() -> bool:
 def available_families() -> dict:
     """family -> (supported-model class, unet config builder, latent channels, latent downscale, 5-D latents)."""
     families = {
-        "qwen_image_edit_2509": (comfy.supported_models.QwenImage, lambda c: _qwen(c, False), 16, 8, True),
+        "qwen_image_edit_2509": (comfy.supported_models.QwenImage, tiny_qwen_image_config, 16, 8, True),
         "flux_kontext": (comfy.supported_models.Flux, _flux, 16, 8, False),
         "flux2": (getattr(comfy.supported_models, "Flux2", None), _flux2, 128, 16, False),
         "krea2": (getattr(comfy.supported_models, "Krea2", None), _krea2, 16, 8, False),
     }
     if _qwen_takes_timestep_zero():
-        families["qwen_image_edit_2511"] = (comfy.supported_models.QwenImage, lambda c: _qwen(c, True), 16, 8, True)
+        families["qwen_image_edit_2511"] = (comfy.supported_models.QwenImage,
+                                            lambda c, layers=1: tiny_qwen_image_config(c, layers, True), 16, 8, True)
     return {name: spec for name, spec in families.items() if spec[0] is not None}
 
 
-def build_model(family: str, context_dim: int, initialise) -> comfy.model_patcher.ModelPatcher:
+def build_model(family: str, context_dim: int, initialise_weights,
+                num_layers: int = 1) -> comfy.model_patcher.ModelPatcher:
     model_class, config_of, *_ = available_families()[family]
-    config = config_of(context_dim)
+    config = config_of(context_dim, num_layers)
     if model_class is not comfy.supported_models.QwenImage and "flux" in config["image_model"]:
         known = _flux_params() | {"image_model"}
         config = {key: value for key, value in config.items() if key in known}
     supported = model_class(config)
     supported.set_inference_dtype(torch.float32, None)
     model = supported.get_model({})
-    initialise(model.diffusion_model)
+    initialise_weights(model.diffusion_model)
     return comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(),
                                             offload_device=mm.unet_offload_device())
 
