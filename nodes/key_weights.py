@@ -5,8 +5,9 @@ query: 0 < w < 1 fades that token, 1 < w <= 2 strengthens it, w = 1 changes noth
 stores per-token log weights in the model conds (so ComfyUI batches and pads them with the
 context); a model-function wrapper, installed only for the model calls that need it, lays them out
 over the joint sequence and adds an attention override for that call, which folds the bias into the
-queries and keys (squeeze_core.key_bias_fold; an additive mask is the fallback). The joint sequence is
-text, then target, then each reference in order, as Qwen-Image, FLUX and Krea 2 order it; an attention
+queries and keys on GPUs (squeeze_core.key_bias_fold) and adds it as a mask on CPUs, where a mask is
+free. The joint sequence is text, then target, then each reference in order, as Qwen-Image, FLUX and
+Krea 2 order it; an attention
 call is weighted only when its key count is exactly that sequence's, and a model call in which none was
 is reported (never a silent no-op). No model code is forked, and nothing outlives the call.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import comfy.conds
 import torch
 
-from ..squeeze_core.key_bias_fold import fold_key_bias, unfold_output
+from ..squeeze_core.key_bias_fold import fold_key_bias, fold_pays_off, unfold_output
 from ..squeeze_core.stream_weights import key_bias_pieces
 
 TEXT_KEY = "squeeze_text_log_weights"
@@ -122,12 +123,21 @@ def _folded_call(func, q, k, v, heads, mask, bias: torch.Tensor, *args, **kwargs
     return unfold_output(out.unflatten(-1, (heads, -1)), head_dim).flatten(-2)
 
 
-KEY_WEIGHT_METHODS = {"fold": _folded_call, "mask": _masked_call}
+def _device_call(func, q, k, v, heads, mask, bias: torch.Tensor, *args, **kwargs):
+    """The fold where a mask would leave the fast kernels (GPUs), the mask where it costs nothing (CPUs)."""
+    chosen = _folded_call if fold_pays_off(q.device) else _masked_call
+    return chosen(func, q, k, v, heads, mask, bias, *args, **kwargs)
 
 
-def key_bias_override(layout: JointLayout, previous=None, method: str = "fold"):
+KEY_WEIGHT_METHODS = {"auto": _device_call, "fold": _folded_call, "mask": _masked_call}
+METHOD_OPTION = "squeeze_key_weight_method"
+"""A model option (``model_options[METHOD_OPTION]``) that another node may set to force one of the methods."""
+
+
+def key_bias_override(layout: JointLayout, previous=None, method: str = "auto"):
     """An ``optimized_attention_override`` that adds the layout's bias to attention over its joint sequence,
-    folded into the queries and keys (``fold``, mask-free) or as an additive mask (``mask``).
+    folded into the queries and keys (``fold``, mask-free), as an additive mask (``mask``), or whichever
+    keeps the device's fast kernel (``auto``).
 
     The reference spans are the ones the model reports for the call (``reference_image_num_tokens``, from
     ComfyUI 0.33) where it does, and the key count must equal the layout's total: attention over any
@@ -148,7 +158,7 @@ def key_bias_override(layout: JointLayout, previous=None, method: str = "fold"):
     return override
 
 
-def key_weights_wrapper(patch_size: int | None, on_unweighted, previous=None, method: str = "fold"):
+def key_weights_wrapper(patch_size: int | None, on_unweighted, previous=None, method: str = "auto"):
     """A ``model_function_wrapper`` that turns the guider's log-weight conds into an attention bias, and calls
     ``on_unweighted(layout)`` when no attention call of the model matched the joint sequence (a layout the
     pack cannot weight), so that it is never a silent no-op."""

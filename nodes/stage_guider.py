@@ -23,7 +23,8 @@ from ..squeeze_core.stream_weights import plan_step
 from .conditioning import REFERENCE_STRENGTHS_KEY, ROLES_KEY
 from .context_tokens import locate_image_tokens
 from .key_weights import (
-    REFERENCE_KEY, TEXT_KEY, JointLayout, key_weights_wrapper, reference_log_weights, text_log_weights,
+    METHOD_OPTION, REFERENCE_KEY, TEXT_KEY, JointLayout, key_weights_wrapper, reference_log_weights,
+    text_log_weights,
 )
 
 
@@ -92,7 +93,7 @@ def _has_reference_kv_cache(model_options: dict) -> bool:
 class StageGuider(comfy.samplers.CFGGuider):
     """CFG guidance whose conds follow a StageSchedule; a stock GUIDER for SamplerCustomAdvanced."""
 
-    def __init__(self, model_patcher, schedule: StageSchedule, key_weight_method: str = "fold"):
+    def __init__(self, model_patcher, schedule: StageSchedule, key_weight_method: str = "auto"):
         super().__init__(model_patcher)
         self.schedule = schedule
         self.key_weight_method = key_weight_method
@@ -121,7 +122,8 @@ class StageGuider(comfy.samplers.CFGGuider):
                            "identity weights still apply); the result is as approximate as the cache itself")
             model_options = {**model_options, "model_function_wrapper": key_weights_wrapper(
                 _patch_size(self.inner_model.diffusion_model), self._warn_unweighted,
-                model_options.get("model_function_wrapper"), self.key_weight_method)}
+                model_options.get("model_function_wrapper"),
+                model_options.get(METHOD_OPTION, self.key_weight_method))}
         return comfy.samplers.sampling_function(self.inner_model, x, timestep, conds.get("negative"),
                                                 conds.get("positive"), self.cfg, model_options=model_options,
                                                 seed=seed)

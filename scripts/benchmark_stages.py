@@ -149,12 +149,13 @@ def _run(config: str, options: argparse.Namespace) -> dict:
     return result
 
 
-WEIGHTED_STEP_RUNS = ("unweighted", "fold", "mask")
+WEIGHTED_STEP_RUNS = ("unweighted", "auto", "fold", "mask")
 
 
 def _weighted_steps(options: argparse.Namespace) -> dict:
     """Seconds of weighted against unweighted steps over the same tokens (every weight 1), the weights folded
-    into q/k or given as a mask, run in turns (A B C A B C ...) so that drift hits all three alike."""
+    into q/k, given as a mask, or as the device suits (auto, the default), run in turns (A B C D A B C D ...)
+    so that drift hits all alike."""
     _import_comfyui(options.device, options.attention)
     import comfy.model_management as mm
     import comfy.sample
@@ -171,7 +172,7 @@ def _weighted_steps(options: argparse.Namespace) -> dict:
     positive, negative = _conditioning(options.size, True)
     weighted = StageSchedule(Curve.constant(0.5), Curve.constant(0.5), name="weighted")
     guiders = {"unweighted": StageGuider(model, StageSchedule.always()),
-               "fold": StageGuider(model, weighted, "fold"), "mask": StageGuider(model, weighted, "mask")}
+               **{method: StageGuider(model, weighted, method) for method in WEIGHTED_STEP_RUNS[1:]}}
     for guider in guiders.values():
         guider.set_conds(positive, negative)
         guider.set_cfg(options.cfg)

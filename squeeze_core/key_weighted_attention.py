@@ -1,19 +1,20 @@
 """Qwen-Image's joint attention in diffusers with a bias on the keys: log(w) on a stream's keys scales that
 stream's share of every softmax by w. It is how the standalone pipeline weights the MLLM's image tokens and the
-reference tokens between 0 (left out) and 1 (untouched), as the ComfyUI sampler does, and the same way: the
-bias folded into one extra q/k channel (key_bias_fold), so only padding ever needs a mask."""
+reference tokens between 0 (left out) and 1 (untouched), as the ComfyUI sampler does, and the same way: on a
+GPU the bias is folded into one extra q/k channel (key_bias_fold), so only padding ever needs a mask; on a
+CPU, where a mask costs nothing, it joins the padding mask."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from .key_bias_fold import fold_key_bias, unfold_output
+from .key_bias_fold import fold_key_bias, fold_pays_off, unfold_output
 
 
 class KeyWeightedQwenAttnProcessor:
     """Joint text-then-image attention of a Qwen-Image block; ``key_bias`` [B, 1, 1, text + image] is added
-    to the attention logits, folded into q and k (padding masked as diffusers masks it)."""
+    to the attention logits (padding masked as diffusers masks it)."""
 
     def __call__(self, attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor,
                  encoder_hidden_states_mask: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
@@ -39,10 +40,12 @@ class KeyWeightedQwenAttnProcessor:
             text_query, text_key = (apply_rotary_emb_qwen(t, text_freqs, use_real=False) for t in (text_query, text_key))
         joint = [torch.cat(pair, dim=1).transpose(1, 2) for pair in
                  ((text_query, query), (text_key, key), (text_value, value))]
-        if key_bias is not None:
+        mask = _padding_bias(encoder_hidden_states_mask, hidden_states.shape[1], joint[0].dtype)
+        if key_bias is not None and fold_pays_off(joint[0].device):
             joint = fold_key_bias(*joint, key_bias[:, :, 0, :])
-        padding = _padding_bias(encoder_hidden_states_mask, hidden_states.shape[1], joint[0].dtype)
-        out = unfold_output(F.scaled_dot_product_attention(*joint, attn_mask=padding), head_dim)
+        elif key_bias is not None:
+            mask = key_bias.to(joint[0].dtype) if mask is None else mask + key_bias.to(joint[0].dtype)
+        out = unfold_output(F.scaled_dot_product_attention(*joint, attn_mask=mask), head_dim)
         out = out.transpose(1, 2).flatten(2, 3)
         text_tokens = encoder_hidden_states.shape[1]
         image_out = attn.to_out[0](out[:, text_tokens:].contiguous())

@@ -17,8 +17,8 @@ def test_fold_and_mask_agree_with_the_biased_softmax(comfyui_tree):
     result = subprocess.run([sys.executable, "-m", "tests.harness.attention_check"], capture_output=True,
                             text=True, check=True, env=dict(os.environ, COMFYUI_PATH=comfyui_tree.path))
     errors = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(errors) == 2 * 2 * 4 * 2 * 2
-    assert {case.split()[2] for case in errors} == {"fold", "mask"}
+    assert len(errors) == 2 * 2 * 4 * 3 * 2
+    assert {case.split()[2] for case in errors} == {"auto", "fold", "mask"}
     too_far = {case: error for case, error in errors.items() if not error <= TOLERANCE[case.split()[0]]}
     assert too_far == {}
 

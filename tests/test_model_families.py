@@ -42,6 +42,10 @@ def family_latents(request, comfy_server, comfyui_tree, offered):
     add_sampler(graph, "without_image_tokens", positive=["cut_1", 0], negative=["negative_cut", 0])
     add_sampler(graph, "paper", multi_stage("paper"))
     add_sampler(graph, "semantic_first", multi_stage("semantic_first"))
+    graph["fold"] = {"class_type": "SqueezeTestKeyWeightMethod", "inputs": {"model": ["model", 0], "method": "fold"}}
+    for stream in ("identity", "semantic"):
+        add_sampler(graph, f"fold_{stream}_half", multi_stage("always", **{f"{stream}_strength": 0.5}),
+                    model=["fold", 0])
     for name in ("1", "2", "12"):
         add_sampler(graph, f"stock_{name}", positive=[f"refs_{name}", 0])
     for name, first, second in (("1_0", 1.0, 0.0), ("0_1", 0.0, 1.0), ("1_half", 1.0, 0.5), ("half_1", 0.5, 1.0)):
@@ -52,6 +56,11 @@ def family_latents(request, comfy_server, comfyui_tree, offered):
 @pytest.mark.parametrize("check", WEIGHT_RULE)
 def test_weights_follow_the_rule(family_latents, check):
     WEIGHT_RULE[check](family_latents)
+
+
+@pytest.mark.parametrize("stream", ["identity", "semantic"])
+def test_the_fold_gpus_use_gives_what_the_mask_gives(family_latents, stream):
+    assert gap(family_latents[f"fold_{stream}_half"], family_latents[f"{stream}_half"]) <= 1e-4
 
 
 def test_two_references_are_weighted_independently(family_latents):

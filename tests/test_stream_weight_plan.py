@@ -68,8 +68,9 @@ def test_bias_pieces_follow_the_joint_sequence():
 
 @pytest.mark.parametrize("head_dim", [16, 24, 64, 128])
 def test_folded_head_dim_has_room_and_suits_fast_kernels(head_dim):
-    padded = folded_head_dim(head_dim)
-    assert padded > head_dim and padded % 8 == 0 and padded - head_dim <= 8
+    on_gpu = folded_head_dim(head_dim, "cuda")
+    assert on_gpu > head_dim and on_gpu % 8 == 0 and on_gpu - head_dim <= 8
+    assert folded_head_dim(head_dim, "cpu") == head_dim + 1
 
 
 def _bias(keys: int) -> torch.Tensor:
@@ -92,7 +93,7 @@ def test_fold_equals_the_masked_softmax(dtype, tolerance, head_dim):
                                                attn_mask=bias.double()[:, None, None])
     masked = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(dtype)[:, None, None])
     folded_q, folded_k, folded_v = fold_key_bias(q, k, v, bias[:, None, :])
-    assert folded_q.shape[-1] == folded_head_dim(head_dim) and folded_q.dtype == dtype
+    assert folded_q.shape[-1] == folded_head_dim(head_dim, "cpu") and folded_q.dtype == dtype
     folded = unfold_output(F.scaled_dot_product_attention(folded_q, folded_k, folded_v), head_dim)
     fold_error = (folded.double() - reference).abs().max().item()
     mask_error = (masked.double() - reference).abs().max().item()

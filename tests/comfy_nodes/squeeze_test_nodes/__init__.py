@@ -229,6 +229,24 @@ class SqueezeTestPadConditioning:
         return (out,)
 
 
+class SqueezeTestKeyWeightMethod:
+    """Forces how the stage samplers weight keys (fold, mask or auto) on this model, so the CPU can run the fold
+    that GPUs use."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",), "method": (["auto", "fold", "mask"],)}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "patch"
+    CATEGORY = "squeeze_test"
+
+    def patch(self, model, method):
+        patched = model.clone()
+        patched.model_options["squeeze_key_weight_method"] = method
+        return (patched,)
+
+
 class SqueezeTestRecordCalls:
     """Records, for every diffusion-model call, the sigma, context length and reference-latent count."""
 
@@ -270,5 +288,6 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestTinyQwenControlNet": SqueezeTestTinyQwenControlNet,
     "SqueezeTestTinyModel": SqueezeTestTinyModel,
     "SqueezeTestPadConditioning": SqueezeTestPadConditioning,
+    "SqueezeTestKeyWeightMethod": SqueezeTestKeyWeightMethod,
     "SqueezeTestFamilyLatent": SqueezeTestFamilyLatent,
 }
