@@ -12,7 +12,7 @@ import torch
 from ..squeeze_core.errors import SqueezeError
 from ..squeeze_core.features import MLLMFeatures, TokenRole, image_role
 from ..squeeze_core.images import resize_to_area, to_image_batch
-from ..squeeze_core.prompts import QWEN_IMAGE_EDIT_TEMPLATE, PromptFormat, check_instruction
+from ..squeeze_core.prompts import QWEN_IMAGE_EDIT_TEMPLATE, PromptFormat, as_plain_text, check_instruction
 
 PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 
@@ -31,8 +31,9 @@ def _language_encoder(clip):
 
 def encode_with_clip(clip, prompt: str, images: list[torch.Tensor], vision_pixels: int,
                      picture_labels: bool = True) -> MLLMFeatures:
-    prompt = check_instruction(prompt)
     name, encoder = _language_encoder(clip)
+    text_tokenizer = getattr(clip.tokenizer, clip.tokenizer.clip).tokenizer
+    prompt = as_plain_text(check_instruction(prompt), text_tokenizer.get_added_vocab())
     pictures = []
     for image in images:
         batch = resize_to_area(to_image_batch(image), vision_pixels, 1, mode="area")
@@ -55,7 +56,6 @@ def encode_with_clip(clip, prompt: str, images: list[torch.Tensor], vision_pixel
             embeds_info=embeds_info,
         )
     hidden = stacked.movedim(1, 0).float()
-    text_tokenizer = getattr(clip.tokenizer, clip.tokenizer.clip).tokenizer
     drop = len(text_tokenizer(prompt_format.prefix)["input_ids"])
     roles = torch.full(hidden.shape[1:3], int(TokenRole.TEXT), dtype=torch.long)
     roles[:, :drop] = TokenRole.TEMPLATE

@@ -11,6 +11,7 @@ from ..squeeze_core.identity import encode_identity
 
 from .errors import node_errors
 from .images import IMAGE_SLOTS, connected_images, image_inputs
+from .input_checks import CheckedNode
 from .types import DLA, FEATURES
 
 ROLES_KEY = "squeeze_token_roles"
@@ -41,7 +42,7 @@ def _with_references(conditioning: list, latents: list[torch.Tensor], strengths:
     return out
 
 
-class SqueezeDLAAggregate(io.ComfyNode):
+class SqueezeDLAAggregate(CheckedNode):
     DISPLAY = "Squeeze DLA Aggregate"
 
     @classmethod
@@ -79,7 +80,7 @@ class SqueezeDLAAggregate(io.ComfyNode):
         return io.NodeOutput([[context, extras]])
 
 
-class SqueezeVAEIdentityEncode(io.ComfyNode):
+class SqueezeVAEIdentityEncode(CheckedNode):
     DISPLAY = "Squeeze VAE Identity Encode"
 
     @classmethod
@@ -118,7 +119,7 @@ class SqueezeVAEIdentityEncode(io.ComfyNode):
         return io.NodeOutput(_with_references(conditioning, latents, kept))
 
 
-class SqueezeReferenceStrengths(io.ComfyNode):
+class SqueezeReferenceStrengths(CheckedNode):
     DISPLAY = "Squeeze Reference Strengths"
 
     @classmethod

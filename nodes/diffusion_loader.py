@@ -14,12 +14,13 @@ from comfy_api.latest import io
 from ..squeeze_core.model_files import check_weights, read_diffusion_model_config
 
 from .errors import node_errors
+from .input_checks import CheckedNode
 from .loaders import DTYPES
 
 FOLDER = "diffusion_models"
 
 
-class SqueezeDiffusionModelLoader(io.ComfyNode):
+class SqueezeDiffusionModelLoader(CheckedNode):
     DISPLAY = "Squeeze Diffusion Model Loader"
 
     @classmethod
@@ -42,7 +43,7 @@ class SqueezeDiffusionModelLoader(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, model_name: str, dtype: str) -> bool | str:
+    def check_inputs(cls, model_name: str, **_) -> bool | str:
         if folder_paths.get_full_path(FOLDER, model_name) is None:
             return (f"{cls.DISPLAY}: no file named '{model_name}' in models/diffusion_models; put it there and "
                     f"refresh, or pick one from the list")

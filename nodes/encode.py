@@ -8,6 +8,7 @@ from comfy_api.latest import io
 from .clip_joint import encode_with_clip
 from .errors import node_errors
 from .images import connected_images, image_inputs
+from .input_checks import CheckedNode
 from .types import FEATURES, MLLM
 
 
@@ -35,7 +36,7 @@ def _features_output() -> io.Output:
                            "image k: for Squeeze DLA Aggregate.")
 
 
-class SqueezeMLLMEncode(io.ComfyNode):
+class SqueezeMLLMEncode(CheckedNode):
     DISPLAY = "Squeeze MLLM Joint Encode"
 
     @classmethod
@@ -62,7 +63,7 @@ class SqueezeMLLMEncode(io.ComfyNode):
         return io.NodeOutput(features.to(mm.intermediate_device()))
 
 
-class SqueezeCLIPJointEncode(io.ComfyNode):
+class SqueezeCLIPJointEncode(CheckedNode):
     DISPLAY = "Squeeze CLIP Joint Encode"
 
     @classmethod

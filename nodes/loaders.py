@@ -13,14 +13,15 @@ from ..squeeze_core.dla_io import load_dla
 from ..squeeze_core.joint_encoder import JointEncoder
 
 from .errors import node_errors
-from .model_folders import DLA_FOLDER, list_mllm_folders, mllm_folder_path
+from .input_checks import CheckedNode
+from .model_folders import DLA_FOLDER, is_plain_name, list_mllm_folders, mllm_folder_path
 from .models import LoadedDLA, LoadedMLLM
 from .types import DLA, MLLM
 
 DTYPES = {"auto": None, "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
-class SqueezeMLLMLoader(io.ComfyNode):
+class SqueezeMLLMLoader(CheckedNode):
     DISPLAY = "Squeeze MLLM Loader"
 
     @classmethod
@@ -43,7 +44,10 @@ class SqueezeMLLMLoader(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, mllm_name: str, dtype: str) -> bool | str:
+    def check_inputs(cls, mllm_name: str, **_) -> bool | str:
+        if not is_plain_name(mllm_name):
+            return (f"{cls.DISPLAY}: '{mllm_name}' is not a folder name in models/mllm; pick one of its folders "
+                    f"(a workflow never reads a path outside the model folders)")
         if mllm_folder_path(mllm_name) is None:
             return (f"{cls.DISPLAY}: no folder named '{mllm_name}' in models/mllm; put the MLLM's Hugging Face "
                     f"folder there and refresh, or pick one from the list")
@@ -59,7 +63,7 @@ class SqueezeMLLMLoader(io.ComfyNode):
         return io.NodeOutput(LoadedMLLM.wrap(encoder))
 
 
-class SqueezeDLALoader(io.ComfyNode):
+class SqueezeDLALoader(CheckedNode):
     DISPLAY = "Squeeze DLA Loader"
 
     @classmethod
@@ -78,7 +82,7 @@ class SqueezeDLALoader(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, dla_name: str) -> bool | str:
+    def check_inputs(cls, dla_name: str, **_) -> bool | str:
         if folder_paths.get_full_path(DLA_FOLDER, dla_name) is None:
             return (f"{cls.DISPLAY}: no file named '{dla_name}' in models/squeeze_dla; put the .safetensors file "
                     f"there and refresh, or pick one from the list")

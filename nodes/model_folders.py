@@ -31,7 +31,18 @@ def list_mllm_folders() -> list[str]:
     return sorted(found)
 
 
+def is_plain_name(name: str) -> bool:
+    """One path component, never leading out of the folder: no absolute path, no separator, no '.' or '..'
+    (a symlink inside a model folder is still a plain name, and is followed)."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+            and not os.path.isabs(name) and os.path.splitdrive(name)[0] == "")
+
+
 def mllm_folder_path(name: str) -> str | None:
+    """The folder ``name`` in one of the registered mllm paths; None for a name that is not a plain folder name
+    there (a shared workflow must never read outside the user's model folders)."""
+    if not is_plain_name(name):
+        return None
     for root in folder_paths.get_folder_paths(MLLM_FOLDER):
         candidate = os.path.join(root, name)
         if os.path.isdir(candidate):

@@ -12,6 +12,7 @@ from comfy_api.latest import io
 from ..squeeze_core.schedule import PRESETS, StageSchedule, schedule_from_preset
 
 from .errors import node_errors
+from .input_checks import CheckedNode
 from .stage_guider import StageGuider
 
 
@@ -65,7 +66,7 @@ def make_guider(model, positive, negative, cfg: float, schedule: StageSchedule) 
     return guider
 
 
-class SqueezeStageGuider(io.ComfyNode):
+class SqueezeStageGuider(CheckedNode):
     DISPLAY = "Squeeze Stage Guider"
 
     @classmethod
@@ -91,7 +92,7 @@ class SqueezeStageGuider(io.ComfyNode):
         return io.NodeOutput(make_guider(model, positive, negative, cfg, build_schedule(cls.DISPLAY, **schedule)))
 
 
-class SqueezeMultiStageKSampler(io.ComfyNode):
+class SqueezeMultiStageKSampler(CheckedNode):
     DISPLAY = "Squeeze Multi-Stage KSampler"
 
     @classmethod

@@ -8,11 +8,15 @@ from comfy_api.latest import io
 
 from ..squeeze_core.schedule_preview import render_schedule
 
+from .input_checks import CheckedNode
 from .sampling import build_schedule, sampling_sigmas, schedule_inputs
 from .stage_guider import step_progress
 
 
-class SqueezeSchedulePreview(io.ComfyNode):
+MAX_PREVIEW_STEPS = 2000
+
+
+class SqueezeSchedulePreview(CheckedNode):
     DISPLAY = "Squeeze Schedule Preview"
 
     @classmethod
@@ -26,12 +30,14 @@ class SqueezeSchedulePreview(io.ComfyNode):
             "Preview Image beside your sampler, with the same settings.",
             inputs=[
                 io.Model.Input("model", tooltip="The diffusion model: its noise levels decide where each step falls."),
-                io.Int.Input("steps", default=20, min=1, max=10000, tooltip="As in the sampler."),
+                io.Int.Input("steps", default=20, min=1, max=MAX_PREVIEW_STEPS,
+                             tooltip=f"As in the sampler (up to {MAX_PREVIEW_STEPS}: two pixels per step)."),
                 io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, tooltip="As in the sampler."),
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01, tooltip="As in the sampler."),
                 *schedule_inputs(),
             ],
-            outputs=[io.Image.Output(display_name="image", tooltip="One bar pair per step, 512x256.")],
+            outputs=[io.Image.Output(display_name="image", tooltip="One bar pair per step; 512x256, wider when "
+                                     "there are more than 256 steps.")],
         )
 
     @classmethod

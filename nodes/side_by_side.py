@@ -9,12 +9,14 @@ from comfy_api.latest import io
 
 from ..squeeze_core.side_by_side import side_by_side
 
+from .input_checks import CheckedNode
+
 
 def _uint8(image: torch.Tensor) -> np.ndarray:
     return image[..., :3].clamp(0, 1).mul(255).round().byte().cpu().numpy()
 
 
-class SqueezeSideBySide(io.ComfyNode):
+class SqueezeSideBySide(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(

@@ -22,6 +22,7 @@ from ..squeeze_core.stream_weights import plan_step
 
 from .conditioning import REFERENCE_STRENGTHS_KEY, ROLES_KEY
 from .context_tokens import locate_image_tokens
+from .errors import SqueezeNodeError
 from .key_weights import (
     METHOD_OPTION, REFERENCE_KEY, TEXT_KEY, JointLayout, key_weights_wrapper, reference_log_weights,
     text_log_weights,
@@ -141,6 +142,15 @@ class StageGuider(comfy.samplers.CFGGuider):
                    f"({layout.describe()}), so weights other than 0 and 1 had no effect in this run; weights 0 and "
                    f"1 still apply. Its token layout is one the pack cannot weight (are its references used at "
                    f"all, e.g. is a reference method set?)")
+
+    def sample(self, noise, latent_image, *args, **kwargs):
+        expected = self.model_patcher.get_model_object("latent_format").latent_channels
+        if latent_image.ndim >= 4 and latent_image.shape[1] != expected:
+            raise SqueezeNodeError(
+                f"Squeeze stage sampler: the latent has {latent_image.shape[1]} channels but this model works on "
+                f"{expected}; make it with this model's own VAE (VAE Encode) or with an empty latent for it "
+                f"(EmptySD3LatentImage for Qwen-Image, FLUX.1 and Krea 2, EmptyFlux2LatentImage for FLUX.2)")
+        return super().sample(noise, latent_image, *args, **kwargs)
 
     def inner_sample(self, *args, **kwargs):
         self._last = None

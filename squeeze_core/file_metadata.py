@@ -15,7 +15,7 @@ def read_config_text(path: str | os.PathLike, key: str, kind: str, folder: str, 
     path = os.fspath(path)
     name = os.path.basename(path)
     if not os.path.isfile(path):
-        raise error(f"no {kind} file at {path}: put the .safetensors file in {folder}")
+        raise error(f"no {kind} file named {name}: put the .safetensors file in {folder}")
     try:
         with safe_open(path, framework="pt") as handle:
             metadata = handle.metadata() or {}

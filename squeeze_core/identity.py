@@ -37,9 +37,14 @@ def encode_identity(
     multiple: int = 8,
     mode: str = "area",
 ) -> list[torch.Tensor]:
-    """One latent per reference (a reference holding B frames gives a latent of batch B)."""
+    """One latent per reference (a reference holding B frames gives a latent of batch B). Frames are encoded one
+    at a time: a video VAE (Qwen-Image's, in ComfyUI) would read a batch as the frames of one clip."""
     encoder = diffusers_vae_encoder(encode) if _is_diffusers_vae(encode) else encode
-    return [encoder(prepare_reference_pixels(image, pixel_budget, multiple, mode)) for image in references]
+    latents = []
+    for image in references:
+        pixels = prepare_reference_pixels(image, pixel_budget, multiple, mode)
+        latents.append(torch.cat([encoder(pixels[frame:frame + 1]) for frame in range(pixels.shape[0])]))
+    return latents
 
 
 def _is_diffusers_vae(candidate) -> bool:

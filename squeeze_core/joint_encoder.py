@@ -15,11 +15,12 @@ from dataclasses import replace
 from typing import Sequence
 
 import torch
+from safetensors import SafetensorError
 
 from .errors import InvalidImageError, ModelFolderError, PromptError
 from .features import MLLMFeatures, TokenRole, image_role
 from .images import ImageLike, resize_to_area, to_image_batch
-from .prompts import PromptFormat, check_instruction
+from .prompts import PromptFormat, as_plain_text, check_instruction
 
 logger = logging.getLogger("squeeze")
 
@@ -32,7 +33,8 @@ def read_model_type(folder: str | os.PathLike) -> str:
     folder = os.fspath(folder)
     config_path = os.path.join(folder, "config.json")
     if not os.path.isdir(folder):
-        raise ModelFolderError(f"no MLLM folder at {folder}: put a Hugging Face model folder in models/mllm")
+        raise ModelFolderError(f"no MLLM folder named {os.path.basename(folder)}: put a Hugging Face model folder in "
+                               f"models/mllm")
     if not os.path.isfile(config_path):
         raise ModelFolderError(
             f"{os.path.basename(folder)} has no config.json: an MLLM folder holds the files of a Hugging Face "
@@ -47,7 +49,8 @@ def read_model_type(folder: str | os.PathLike) -> str:
         with open(config_path, encoding="utf-8") as handle:
             return str(json.load(handle).get("model_type", ""))
     except (OSError, json.JSONDecodeError) as error:
-        raise ModelFolderError(f"{config_path} is not valid JSON: {error}") from error
+        raise ModelFolderError(f"{os.path.basename(folder)}/config.json is not valid JSON ({error}): copy the model "
+                               f"folder again") from error
 
 
 class JointEncoder:
@@ -78,6 +81,7 @@ class JointEncoder:
         self.merge_size = int(getattr(image_processor, "merge_size", 1))
         self.patch_factor = int(getattr(image_processor, "patch_size", 14)) * self.merge_size
         self._prefix_tokens = len(tokenizer(prompt_format.prefix, add_special_tokens=False)["input_ids"])
+        self.control_tokens = tuple(tokenizer.get_added_vocab())
 
     @classmethod
     def from_folder(
@@ -98,9 +102,14 @@ class JointEncoder:
             model = AutoModelForImageTextToText.from_pretrained(
                 folder, dtype=dtype, use_safetensors=True, trust_remote_code=False
             )
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, SafetensorError) as error:
+            name = os.path.basename(os.path.normpath(folder))
+            detail = str(error)
+            for spelling in {os.path.abspath(folder), os.path.normpath(folder), folder}:
+                detail = detail.replace(spelling, name)
             raise ModelFolderError(
-                f"could not load the MLLM in {os.path.basename(folder)} (model_type {model_type!r}): {error}"
+                f"could not load the MLLM in {name} (model_type {model_type!r}): {detail}; if a file is cut short "
+                f"or corrupt, copy the model folder again"
             ) from error
         model.to(device).eval().requires_grad_(False)
         logger.info("loaded MLLM %s (%s) in %.1fs", os.path.basename(folder), model_type, time.perf_counter() - started)
@@ -122,6 +131,19 @@ class JointEncoder:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens the MLLM's positions cover (None when its config does not say)."""
+        value = getattr(self.text_config, "max_position_embeddings", None)
+        return None if value is None else int(value)
+
+    def check_context(self, tokens: int) -> None:
+        """Refuse a joint prompt longer than the MLLM's context before the forward pass spends time on it."""
+        limit = self.context_length
+        if limit is not None and tokens > limit:
+            raise PromptError(f"the prompt and pictures make {tokens} tokens, more than this MLLM's context of "
+                              f"{limit}; shorten the prompt, or lower vision_resolution or the number of pictures")
 
     def resolve_layers(self, layers: Sequence[int] | None) -> tuple[int, ...]:
         """Model layer indices to keep: None is all (0 = embeddings ... num_layers = final, normed)."""
@@ -181,7 +203,7 @@ class JointEncoder:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
             raise PromptError("give at least one prompt")
-        prompts = [check_instruction(p) for p in prompts]
+        prompts = [as_plain_text(check_instruction(p), self.control_tokens) for p in prompts]
         references = [to_image_batch(image) for image in images]
         sizes = {len(prompts), *(r.shape[0] for r in references)} - {1}
         if len(sizes) > 1:
@@ -196,6 +218,7 @@ class JointEncoder:
             for row in range(batch)
         ]
         inputs = self.model_inputs(texts, self.vision_inputs(references, batch, budget), budget)
+        self.check_context(inputs["input_ids"].shape[1])
         keep = self.resolve_layers(layers)
         backbone = getattr(self.model, "model", self.model)
         outputs = backbone(**inputs, output_hidden_states=True, use_cache=False, return_dict=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import PromptError
@@ -52,4 +53,17 @@ def check_instruction(instruction: str) -> str:
         raise PromptError(f"the prompt must be text, not {type(instruction).__name__}")
     if not instruction.strip():
         raise PromptError("the prompt is empty: write an instruction such as 'the same toy on a beach at sunset'")
+    return instruction
+
+
+WORD_JOINER = "\u2060"
+
+
+def as_plain_text(instruction: str, control_tokens: Iterable[str]) -> str:
+    """The instruction with every control token of the MLLM's tokenizer (``<|image_pad|>``, ``<|im_end|>``, ...)
+    broken by an invisible word joiner after its first character, so typed text is read as text: it can neither
+    add a picture placeholder nor close the chat turn."""
+    for token in sorted(set(control_tokens), key=len, reverse=True):
+        if len(token) > 1 and token in instruction:
+            instruction = instruction.replace(token, token[0] + WORD_JOINER + token[1:])
     return instruction

@@ -13,22 +13,32 @@ SEMANTIC_COLOUR = (80, 140, 230)
 IDENTITY_COLOUR = (235, 150, 60)
 
 
+def preview_width(steps: int, minimum: int = 512) -> int:
+    """Wide enough that every step gets whole pixels for both of its bars."""
+    return max(minimum, 2 * steps)
+
+
 def render_schedule(
-    schedule: StageSchedule, progresses: Sequence[float], width: int = 512, height: int = 256
+    schedule: StageSchedule, progresses: Sequence[float], width: int | None = None, height: int = 256
 ) -> np.ndarray:
-    """Bars of the semantic (blue) and identity (orange) weight at each step's progress; [H, W, 3] uint8."""
+    """Bars of the semantic (blue) and identity (orange) weight at each step's progress; [H, W, 3] uint8.
+    Bar edges are whole pixels (step k covers columns [k * W // n, (k + 1) * W // n)), so every step count
+    draws exactly, each bar at least one pixel wide."""
+    steps = max(1, len(progresses))
+    width = preview_width(steps) if width is None else width
+    if width < 2 * steps:
+        raise ValueError(f"a {width}-pixel preview cannot show {steps} steps; it needs at least {2 * steps}")
     canvas = Image.new("RGB", (width, height), (24, 24, 28))
     draw = ImageDraw.Draw(canvas)
     top, bottom = 20, height - 20
     scale = (bottom - top) / MAX_WEIGHT
     draw.line([(0, bottom - scale), (width, bottom - scale)], fill=(90, 90, 90))
     draw.text((4, 2), f"{schedule.name}: semantic (blue), identity (orange)", fill=(220, 220, 220))
-    slot = width / max(1, len(progresses))
     for step, progress in enumerate(progresses):
         weights = schedule.weights(progress)
-        left = step * slot + 1
-        half = max(1.0, slot / 2 - 1)
-        for offset, value, colour in ((0, weights.semantic, SEMANTIC_COLOUR), (half, weights.identity[0], IDENTITY_COLOUR)):
-            x0 = left + offset
-            draw.rectangle([x0, bottom - value * scale, x0 + half - 1, bottom], fill=colour)
+        left, right = step * width // steps, (step + 1) * width // steps
+        middle = (left + right) // 2
+        for first, last, value, colour in ((left, middle - 1, weights.semantic, SEMANTIC_COLOUR),
+                                           (middle, right - 1, weights.identity[0], IDENTITY_COLOUR)):
+            draw.rectangle([first, round(bottom - value * scale), last, bottom], fill=colour)
     return np.asarray(canvas)

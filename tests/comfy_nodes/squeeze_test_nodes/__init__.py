@@ -26,7 +26,9 @@ from comfy.text_encoders.qwen_image import QwenImageTEModel, QwenImageTokenizer
 from comfy.text_encoders.qwen_vl import Qwen2VLVisionTransformer
 from safetensors.torch import save_file
 
-from .families import SqueezeTestFamilyLatent, SqueezeTestTinyModel, build_model, tiny_qwen_image_config
+from .families import (
+    SqueezeTestChannelsLatent, SqueezeTestFamilyLatent, SqueezeTestTinyModel, build_model, tiny_qwen_image_config,
+)
 from .initialise import initialise
 
 
@@ -289,5 +291,6 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestTinyModel": SqueezeTestTinyModel,
     "SqueezeTestPadConditioning": SqueezeTestPadConditioning,
     "SqueezeTestKeyWeightMethod": SqueezeTestKeyWeightMethod,
+    "SqueezeTestChannelsLatent": SqueezeTestChannelsLatent,
     "SqueezeTestFamilyLatent": SqueezeTestFamilyLatent,
 }

@@ -130,3 +130,21 @@ class SqueezeTestFamilyLatent:
 
     def make(self, family, width, height, seed):
         return ({"samples": random_latent(family, width, height, seed)},)
+
+
+class SqueezeTestChannelsLatent:
+    """Random latent values with any channel count (a latent made for another model, e.g. SD's 4 channels)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"channels": ("INT", {"default": 4, "min": 1, "max": 256}),
+                             "width": ("INT", {"default": 64, "min": 8, "max": 1024}),
+                             "height": ("INT", {"default": 64, "min": 8, "max": 1024})}}
+
+    RETURN_TYPES = ("LATENT",)
+    FUNCTION = "make"
+    CATEGORY = "squeeze_test"
+
+    def make(self, channels, width, height):
+        return ({"samples": torch.randn((1, channels, height // 8, width // 8),
+                                        generator=torch.Generator().manual_seed(0))},)
