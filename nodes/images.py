@@ -14,7 +14,8 @@ def image_inputs(purpose: str) -> list[io.Image.Input]:
     return [
         io.Image.Input(slot, optional=True,
                        tooltip=f"Reference picture {k + 1} ('Picture {k + 1}' in the prompt) {purpose}. "
-                       f"A batch of frames gives one result per frame.")
+                       f"A batch of N frames gives N results with a latent batch of N (frame k with latent k); "
+                       f"with a latent batch of 1, the first frame.")
         for k, slot in enumerate(IMAGE_SLOTS)
     ]
 

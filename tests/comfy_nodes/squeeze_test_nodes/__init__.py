@@ -249,6 +249,33 @@ class SqueezeTestKeyWeightMethod:
         return (patched,)
 
 
+class SqueezeTestInspectModel:
+    """Writes what a model carries after it was used (model options, wrappers, attention overrides) to a JSON
+    file in the output folder, so a test can check that nothing was left behind."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": ("MODEL",), "file_name": ("STRING", {"default": "model_state.json"}),
+                             "nonce": ("INT", {"default": 0})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "inspect"
+    OUTPUT_NODE = True
+    CATEGORY = "squeeze_test"
+
+    def inspect(self, model, file_name, nonce):
+        options = model.model_options
+        transformer = options.get("transformer_options", {})
+        state = {"model_options": sorted(options), "transformer_options": sorted(transformer),
+                 "wrappers": sorted(str(key) for key in getattr(model, "wrappers", {}) or {}),
+                 "callbacks": sorted(str(key) for key in getattr(model, "callbacks", {}) or {}),
+                 "object_patches": sorted(getattr(model, "object_patches", {}) or {}),
+                 "patches": len(getattr(model, "patches", {}) or {})}
+        with open(os.path.join(folder_paths.get_output_directory(), file_name), "w", encoding="utf-8") as handle:
+            json.dump(state, handle)
+        return {}
+
+
 class SqueezeTestRecordCalls:
     """Records, for every diffusion-model call, the sigma, context length and reference-latent count."""
 
@@ -292,5 +319,6 @@ NODE_CLASS_MAPPINGS = {
     "SqueezeTestPadConditioning": SqueezeTestPadConditioning,
     "SqueezeTestKeyWeightMethod": SqueezeTestKeyWeightMethod,
     "SqueezeTestChannelsLatent": SqueezeTestChannelsLatent,
+    "SqueezeTestInspectModel": SqueezeTestInspectModel,
     "SqueezeTestFamilyLatent": SqueezeTestFamilyLatent,
 }
