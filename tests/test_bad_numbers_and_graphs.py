@@ -1,6 +1,6 @@
 """Bad-input corpus, numbers, lists and graphs: NaN and infinity in every kind of float input, values out of
 range, reversed or garbled schedules, list values outside their lists (also where the node validates the input
-itself), a latent for another model, the schedule preview at the edges of its step range
+itself), a stock conditioning, a latent for another model, the schedule preview at the edges of its step range
 (tests/harness/bad_input.py)."""
 
 from __future__ import annotations
@@ -54,6 +54,21 @@ def _foreign_latent(server, reference):
     return graph
 
 
+def _foreign_conditioning(server, reference):
+    """The stock Qwen-Image-Edit encoder's conditioning (no MLLM token roles) into the stage sampler: the
+    references are weighted, the semantic weight has no image tokens to act on."""
+    graph = tiny_pipeline(reference, sampler=multi_stage("paper", semantic_strength=0.5, identity_strength=0.5))
+    graph["model"]["inputs"]["context_dim"] = 64
+    graph["clip"] = {"class_type": "SqueezeTestTinyQwenImageCLIP",
+                     "inputs": {"hidden_size": 64, "num_layers": 1, "weight_seed": 0}}
+    graph["stock"] = {"class_type": "TextEncodeQwenImageEditPlus",
+                      "inputs": {"clip": ["clip", 0], "prompt": "put it small", "vae": ["vae", 0],
+                                 "image1": ["image", 0]}}
+    graph["negative"]["inputs"]["conditioning"] = ["stock", 0]
+    graph["sampler"]["inputs"]["positive"] = ["stock", 0]
+    return graph
+
+
 def _finite(node: str, name: str) -> list[str]:
     return [node, f"'{name}'", "finite number"]
 
@@ -87,6 +102,7 @@ CASES = {
     "dtype outside its list": Refused(_set("mllm", dtype="int4"), "mllm",
                                       ["Squeeze MLLM Loader", "'dtype'", "not one of its choices", "float32"]),
     "vision resolution NaN": Refused(_set("encode", vision_resolution=math.nan), "encode", []),
+    "stock conditioning without MLLM roles": Handled(_foreign_conditioning),
     "latent for another model": Refused(_foreign_latent, "sampler", ["4 channels", "works on 16", "VAE Encode"]),
     "schedule preview at its maximum steps": Handled(_preview(2000)),
     "schedule preview at 131 steps": Handled(_preview(131)),
