@@ -6,4 +6,4 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$("$root/scripts/venv.sh")
 cd "$root"
-exec "$venv/bin/python" -m tests.harness.example_run "$@"
+exec "$venv/bin/python" -m tools.run_workflow "$@"

@@ -78,7 +78,7 @@ def comfyui_tree() -> ComfyUITree:
 @pytest.fixture(scope="session")
 def comfy_server(tmp_path_factory, comfyui_tree):
     """A real ComfyUI server of the tree under test with this pack linked in."""
-    from tests.harness.server import ComfyServer
+    from tools.comfyui_server import ComfyServer
 
     base = tmp_path_factory.mktemp("comfyui_base")
     build_tiny_mllm(base / "models" / "mllm" / "tiny-qwen2.5-vl", TinyMLLMSpec(family="qwen2_5_vl"))

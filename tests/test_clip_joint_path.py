@@ -9,7 +9,7 @@ import pytest
 from safetensors.torch import load_file
 
 from tests.harness.graphs import write_reference
-from tests.harness.server import execution_error
+from tools.comfyui_server import execution_error
 
 PROMPT = "Put the subject of Picture 1 small in the top left on a blue background"
 

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 from squeeze_core.errors import ModelFileError
 from squeeze_core.model_files import DiffusionModelConfig, read_diffusion_model_config, save_diffusion_model
 from tests.harness.graphs import tiny_pipeline, write_reference
-from tests.harness.server import execution_error, saved_latents
+from tools.comfyui_server import execution_error, saved_latents
 
 TINY = dict(patch_size=2, in_channels=64, out_channels=16, num_layers=1, attention_head_dim=16,
             num_attention_heads=2, joint_attention_dim=32, axes_dims_rope=(4, 6, 6))

@@ -17,9 +17,10 @@ import pytest
 
 from tests.conftest import TEST_NODES
 from tests.harness.browser import Chromium
-from tests.harness.example_run import TINY_CLIP, start_example_server, workflow_files
-from tests.harness.pictures import write_pictures
-from tests.harness.workflow_api import load_workflow, workflow_to_prompt
+from tests.harness.examples import TINY_CLIP
+from tools.run_workflow import start_example_server, workflow_files
+from tools.pictures import write_pictures
+from tools.workflow_api import load_workflow, workflow_to_prompt
 
 READY = "window.app && window.app.graph && window.LiteGraph && Object.keys(LiteGraph.registered_node_types).length"
 

@@ -11,7 +11,7 @@ import torch
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 from tests.conftest import TEST_NODES
 from tests.harness.graphs import TINY_MLLM, multi_stage, tiny_pipeline, write_reference
-from tests.harness.server import ComfyServer, execution_error, saved_latents
+from tools.comfyui_server import ComfyServer, execution_error, saved_latents
 
 
 def _count_lines(path: str) -> int:

@@ -11,7 +11,7 @@ import os
 import psutil
 
 from tests.harness.graphs import multi_stage, tiny_pipeline, write_reference
-from tests.harness.server import execution_error
+from tools.comfyui_server import execution_error
 
 SCHEDULES = ("paper", "semantic_first", "always")
 

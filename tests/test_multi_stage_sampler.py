@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.harness.graphs import multi_stage, tiny_pipeline, write_reference
-from tests.harness.server import execution_error, saved_latents
+from tools.comfyui_server import execution_error, saved_latents
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from tests.harness.node_docs import DOCS_DIR, TIPS, pack_nodes, page_path, render_schema_part, split_page
-from tests.harness.server import PACK_NAME
+from tools.node_docs import DOCS_DIR, TIPS, pack_nodes, page_path, render_schema_part, split_page
+from tools.comfyui_server import PACK_NAME
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_pages_match_the_schemas_and_have_tips(nodes):
         with open(page_path(node_id), encoding="utf-8") as handle:
             schema_part, tips = split_page(handle.read())
         assert schema_part == render_schema_part(node_id, info), (
-            f"{node_id}.md is out of date: run python -m tests.harness.node_docs")
+            f"{node_id}.md is out of date: run python -m tools.node_docs")
         assert tips.startswith(TIPS) and tips.count("\n- ") >= 3, f"{node_id}.md needs at least three tips"
 
 

@@ -23,7 +23,7 @@ from squeeze_core.schedule import schedule_from_preset
 from squeeze_core.subjects import split_identities
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 from squeeze_core.vae_files import save_vae
-from tests.harness.server import execution_error, saved_latents
+from tools.comfyui_server import execution_error, saved_latents
 
 MLLM, DLA, MODEL, VAE = "parity-mllm", "parity_dla.safetensors", "parity_dit.safetensors", "parity_vae.safetensors"
 PROMPT = "put it small in the top left on a sky background, turned right"

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from tests.harness.graphs import add_sampler, multi_stage, tiny_pipeline, write_reference
-from tests.harness.server import execution_error, saved_latents
+from tools.comfyui_server import execution_error, saved_latents
 
 SAMPLERS = ("euler", "euler_ancestral", "dpmpp_2m", "uni_pc", "res_multistep")
 SCHEDULERS = ("simple", "karras", "beta")

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from tests.harness.example_run import MAIN_WORKFLOW, workflow_files
-from tests.harness.pictures import picture_digests, screenshot_path, workflow_digest
-from tests.harness.server import PACK_NAME, PACK_ROOT
+from tools.comfyui_server import PACK_NAME, PACK_ROOT
+from tools.pictures import picture_digests, screenshot_path, workflow_digest
+from tools.run_workflow import MAIN_WORKFLOW, workflow_files
 
 NAMES = sorted(os.path.basename(path)[: -len(".json")] for path in workflow_files())
 

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from squeeze_core.vae_layout import qwen_vae_to_wan_layout
 from tests.harness.graphs import write_reference
-from tests.harness.server import execution_error, saved_latents
+from tools.comfyui_server import execution_error, saved_latents
 
 SIZES = dict(base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
              temperal_downsample=[False, True, True])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness.workflow_api import WorkflowError, workflow_to_prompt
+from tools.workflow_api import WorkflowError, workflow_to_prompt
 
 
 def _node(node_id, node_type, widgets=(), inputs=(), mode=0):

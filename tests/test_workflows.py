@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import TEST_NODES
-from tests.harness.example_run import (
-    run_prompt, set_seed, start_example_server, swap_clip_loaders, workflow_files, workflow_prompt,
-)
+from tests.harness.examples import set_seed, swap_clip_loaders
+from tools.run_workflow import run_prompt, start_example_server, workflow_files, workflow_prompt
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .graphs import tiny_pipeline, write_reference
-from .server import ComfyServer, execution_error
+from tools.comfyui_server import ComfyServer, execution_error
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .graphs import add_sampler, multi_stage
-from .server import ComfyServer, execution_error, saved_latents
+from tools.comfyui_server import ComfyServer, execution_error, saved_latents
 
 
 def run_latents(server: ComfyServer, graph: dict) -> dict[str, torch.Tensor]:

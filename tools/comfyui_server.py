@@ -14,9 +14,9 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
-from tools.comfyui_trees import comfyui_path
+from .comfyui_trees import PROJECT_ROOT, comfyui_path
 
-PACK_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACK_ROOT = PROJECT_ROOT
 PACK_NAME = "ComfyUI-Squeeze"
 
 

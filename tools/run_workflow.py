@@ -1,6 +1,6 @@
 """The example workflows, end to end: a headless ComfyUI, the workflow file as saved.
 
-``python -m tests.harness.example_run [workflow.json]`` is the README's main job: by default it runs the
+``python -m tools.run_workflow [workflow.json]`` is the README's main job: by default it runs the
 trained miniature that ships with the pack (reference, prompt and result side by side in one image);
 the other workflows run on stand-ins of the real models (built once, cached). It starts ComfyUI on a
 free port, converts the workflow with the server's /object_info, queues it, prints the image's path and
@@ -22,7 +22,7 @@ from PIL import Image
 from squeeze_core.scenes import render_reference
 from squeeze_core.subjects import Identity, split_identities
 
-from .server import PACK_ROOT, ComfyServer, PromptRefused, execution_error
+from .comfyui_server import PACK_ROOT, ComfyServer, PromptRefused, execution_error
 from .standins import link_standins
 from .workflow_api import load_workflow, workflow_to_prompt
 
@@ -31,10 +31,6 @@ MAIN_WORKFLOW = os.path.join(WORKFLOWS_DIR, "squeeze_miniature.json")
 SUBJECT = "squeeze_subject.png"
 MINIATURE_SUBJECT = ("triangle", "checker", "orange", "blue")
 MINIATURE_SUBJECT_FILE = "squeeze_miniature_subject.png"
-TINY_CLIP = {"class_type": "SqueezeTestTinyQwenImageCLIP", "inputs": {"hidden_size": 3584, "num_layers": 1,
-                                                                      "weight_seed": 0}}
-
-
 def workflow_files() -> list[str]:
     return sorted(os.path.join(WORKFLOWS_DIR, name) for name in os.listdir(WORKFLOWS_DIR) if name.endswith(".json"))
 
@@ -72,23 +68,6 @@ def start_example_server(base: str, extra_nodes: list[str] = ()) -> ComfyServer:
     write_subject(os.path.join(base, "input"))
     write_miniature_subject(os.path.join(base, "input"))
     return ComfyServer(base, extra_nodes=list(extra_nodes)).start()
-
-
-def swap_clip_loaders(prompt: dict) -> list[str]:
-    """Replace each CLIPLoader by the test-only tiny Qwen2.5-VL text encoder; returns the swapped node ids.
-
-    The stock loader builds only the 7B sizes, so no small stand-in file exists for it."""
-    swapped = [node_id for node_id, node in prompt.items() if node["class_type"] == "CLIPLoader"]
-    for node_id in swapped:
-        prompt[node_id] = {**TINY_CLIP, "inputs": dict(TINY_CLIP["inputs"]), "_meta": prompt[node_id]["_meta"]}
-    return swapped
-
-
-def set_seed(prompt: dict, seed: int) -> None:
-    for node in prompt.values():
-        for name in ("seed", "noise_seed"):
-            if name in node["inputs"] and not isinstance(node["inputs"][name], list):
-                node["inputs"][name] = seed
 
 
 def workflow_prompt(server: ComfyServer, path: str) -> dict:

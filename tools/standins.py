@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 
-from tools.comfyui_trees import cache_dir, comfyui_path
+from .comfyui_trees import PROJECT_ROOT, cache_dir, comfyui_path
 
 STANDIN_VERSION = 1
 DIFFUSION_MODEL = ("diffusion_models", "qwen_image_edit_2509_fp8_e4m3fn.safetensors")
@@ -36,8 +36,7 @@ def ensure_standins() -> str:
     """The folder holding every stand-in, built first (in a subprocess that imports ComfyUI) if needed."""
     root = standin_root()
     if not os.path.isfile(os.path.join(root, ".complete")):
-        project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        subprocess.run([sys.executable, "-m", "tests.harness.standins", root], cwd=project, check=True)
+        subprocess.run([sys.executable, "-m", "tools.standins", root], cwd=PROJECT_ROOT, check=True)
     return root
 
 

@@ -8,7 +8,7 @@ import os
 
 from PIL import Image, PngImagePlugin
 
-from .server import PACK_ROOT
+from .comfyui_server import PACK_ROOT
 
 STAMP = "squeeze_workflow_sha256"
 SCREENSHOTS_DIR = os.path.join(PACK_ROOT, "docs", "images")

@@ -2,7 +2,7 @@
 
 Everything above the "## Tips" heading is rendered from the server's /object_info, so a page cannot
 drift from its node; the tips below it are written by hand and kept when a page is rendered again.
-``python -m tests.harness.node_docs`` starts a server and rewrites the pages.
+``python -m tools.node_docs`` starts a server and rewrites the pages.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-from .server import PACK_ROOT, ComfyServer
+from .comfyui_server import PACK_ROOT, ComfyServer
 
 DOCS_DIR = os.path.join(PACK_ROOT, "web", "docs")
 TIPS = "## Tips"
