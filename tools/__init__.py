@@ -1,3 +1,3 @@
 """Tools of the product that are neither the pack nor its tests: the ComfyUI versions it runs on, a headless
 server, workflows run from the command line, stand-in models, help pages and pictures. Nothing here imports
-the tests."""
+from the test suite."""
