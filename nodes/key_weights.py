@@ -7,9 +7,9 @@ context); a model-function wrapper, installed only for the model calls that need
 over the joint sequence and adds an attention override for that call, which folds the bias into the
 queries and keys on GPUs (squeeze_core.key_bias_fold) and adds it as a mask on CPUs, where a mask is
 free. The joint sequence is text, then target, then each reference in order, as Qwen-Image, FLUX and
-Krea 2 order it; an attention
-call is weighted only when its key count is exactly that sequence's, and a model call in which none was
-is reported (never a silent no-op). No model code is forked, and nothing outlives the call.
+Krea 2 order it; an attention call is weighted only when its key count is exactly that sequence's, and a
+model call in which none was is reported (never a silent no-op). No model code is forked, and nothing
+outlives the call.
 """
 
 from __future__ import annotations
@@ -87,9 +87,11 @@ def joint_layout(c: dict, target: torch.Tensor, patch_size: int | None) -> Joint
     references = c.pop(REFERENCE_KEY, None)
     if text is None and references is None:
         return None
-    count = (lambda latent: None) if patch_size is None else (lambda latent: patch_tokens(latent, patch_size))
-    return JointLayout(c["c_crossattn"], None if text is None else text[..., 0], count(target), references,
-                       [count(latent) for latent in c.get("ref_latents") or []])
+    def tokens(latent: torch.Tensor) -> int | None:
+        return None if patch_size is None else patch_tokens(latent, patch_size)
+
+    return JointLayout(c["c_crossattn"], None if text is None else text[..., 0], tokens(target), references,
+                       [tokens(latent) for latent in c.get("ref_latents") or []])
 
 
 def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

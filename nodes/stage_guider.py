@@ -28,6 +28,8 @@ from .key_weights import (
     text_log_weights,
 )
 
+logger = logging.getLogger("squeeze")
+
 
 def step_progress(model_sampling, sigma: torch.Tensor) -> float:
     """Sampling progress of a step: 1 - t, with t the model's timestep scaled to 0..1 by the timestep at
@@ -80,9 +82,6 @@ def _patch_size(diffusion_model) -> int | None:
         if isinstance(value, int):
             return value
     return None
-
-
-logger = logging.getLogger("squeeze")
 
 
 def _has_reference_kv_cache(model_options: dict) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 GPU_PAD_MULTIPLE = 8
 
@@ -30,8 +31,8 @@ def fold_pays_off(device: torch.device | str) -> bool:
 
 
 def folded_head_dim(head_dim: int, device: torch.device | str = "cpu") -> int:
-    """d': room for the bias channel, rounded up to a multiple of 8 on a GPU."""
-    multiple = 1 if torch.device(device).type == "cpu" else GPU_PAD_MULTIPLE
+    """d': room for the bias channel, rounded up to a multiple of 8 where the fold is used for fast kernels."""
+    multiple = GPU_PAD_MULTIPLE if fold_pays_off(device) else 1
     return -(-(head_dim + 1) // multiple) * multiple
 
 
@@ -42,17 +43,11 @@ def fold_key_bias(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     head_dim = q.shape[-1]
     padded = folded_head_dim(head_dim, q.device)
     zeros = padded - head_dim - 1
-
-    def widened(tensor: torch.Tensor, channel: torch.Tensor | None) -> torch.Tensor:
-        extra = [] if channel is None else [channel.to(tensor.dtype)]
-        filler = zeros if channel is not None else zeros + 1
-        extra.append(tensor.new_zeros(*tensor.shape[:-1], filler))
-        return torch.cat([tensor, *extra], dim=-1)
-
-    q_scaled = q * math.sqrt(padded / head_dim)
     ones = torch.ones((*q.shape[:-1], 1), dtype=q.dtype, device=q.device)
-    bias_channel = (key_bias.to(torch.float32) * math.sqrt(padded)).expand(k.shape[:-1]).unsqueeze(-1)
-    return widened(q_scaled, ones), widened(k, bias_channel), widened(v, None)
+    bias = (key_bias.to(torch.float32) * math.sqrt(padded)).expand(k.shape[:-1]).unsqueeze(-1).to(k.dtype)
+    folded_q = F.pad(torch.cat([q * math.sqrt(padded / head_dim), ones], dim=-1), (0, zeros))
+    folded_k = F.pad(torch.cat([k, bias], dim=-1), (0, zeros))
+    return folded_q, folded_k, F.pad(v, (0, zeros + 1))
 
 
 def unfold_output(out: torch.Tensor, head_dim: int) -> torch.Tensor:
