@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .schedule import PRESETS, schedule_from_preset
-from .subjects import HUES, SHAPES, TEXTURES
+from .miniature.subjects import HUES, SHAPES, TEXTURES
 
 
 def _files(folder: str):
@@ -72,10 +72,10 @@ def evaluate(options: argparse.Namespace) -> None:
 
 
 def reference(options: argparse.Namespace) -> None:
-    from .scenes import render_reference
-    from .subjects import Identity
+    from .miniature.scenes import render_reference
+    from .miniature.subjects import Subject
 
-    identity = Identity(options.shape, options.texture, options.primary, options.secondary)
+    identity = Subject(options.shape, options.texture, options.primary, options.secondary)
     Image.fromarray(render_reference(identity, options.size)[0]).save(options.out)
     print(options.out)
 

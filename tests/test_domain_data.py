@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from squeeze_core.domain_data import DomainDataset, draw_samples
-from squeeze_core.metrics import identity_kept, instruction_followed
-from squeeze_core.subjects import split_identities
+from squeeze_core.miniature.domain_data import DomainDataset, draw_samples
+from squeeze_core.miniature.metrics import identity_kept, instruction_followed
+from squeeze_core.miniature.subjects import split_subjects
 
 
 def test_samples_are_deterministic_and_keep_to_their_split():
-    train, held_out = split_identities()
+    train, held_out = split_subjects()
     first = draw_samples(300, "held_out", seed=4)
     assert first == draw_samples(300, "held_out", seed=4) != draw_samples(300, "held_out", seed=5)
-    assert {sample.identity for sample in first} <= set(held_out)
-    assert {sample.identity for sample in draw_samples(300, "train")} <= set(train)
+    assert {sample.subject for sample in first} <= set(held_out)
+    assert {sample.subject for sample in draw_samples(300, "train")} <= set(train)
 
 
 def test_dataset_items_are_the_exact_scenes():
@@ -26,5 +26,5 @@ def test_dataset_items_are_the_exact_scenes():
     assert item["text"] == samples[5].instruction.text
     target = item["target"].permute(1, 2, 0).numpy()
     assert all(instruction_followed(target, samples[5].instruction).values())
-    assert all(identity_kept(target, samples[5].identity, samples[5].instruction).values())
+    assert all(identity_kept(target, samples[5].subject, samples[5].instruction).values())
     assert item["mask"].sum() > 0 and np.array_equal(item["mask"].numpy(), data.masks[5].numpy())

@@ -7,15 +7,15 @@ import random
 import numpy as np
 import pytest
 
-from squeeze_core.metrics import copy_paste, identity_kept, instruction_followed
-from squeeze_core.scenes import Instruction, render_reference, render_scene, sample_instruction
-from squeeze_core.subjects import Identity, split_identities
+from squeeze_core.miniature.metrics import copy_paste, identity_kept, instruction_followed
+from squeeze_core.miniature.scenes import Instruction, render_reference, render_scene, sample_instruction
+from squeeze_core.miniature.subjects import Subject, split_subjects
 
 
 @pytest.fixture(scope="module")
 def cases():
     rng = random.Random(3)
-    _, held_out = split_identities()
+    _, held_out = split_subjects()
     return [(identity, sample_instruction(rng)) for identity in held_out[:120]]
 
 
@@ -27,7 +27,7 @@ def test_exact_scenes_read_as_followed_and_kept(cases):
 
 
 def test_each_instruction_mistake_is_caught_alone():
-    identity = Identity("square", "stripes", "red", "yellow")
+    identity = Subject("square", "stripes", "red", "yellow")
     asked = Instruction("top left", "small", "sky")
     for wrong, failed in ((Instruction("bottom right", "small", "sky"), "position"),
                           (Instruction("top left", "large", "sky"), "scale"),
@@ -40,12 +40,12 @@ def test_each_instruction_mistake_is_caught_alone():
 
 
 @pytest.mark.parametrize("changed, field", [
-    (Identity("square", "stripes", "blue", "green"), "palette"),
-    (Identity("disc", "stripes", "red", "yellow"), "shape"),
-    (Identity("square", "checker", "red", "yellow"), "texture"),
+    (Subject("square", "stripes", "blue", "green"), "palette"),
+    (Subject("disc", "stripes", "red", "yellow"), "shape"),
+    (Subject("square", "checker", "red", "yellow"), "texture"),
 ])
 def test_each_identity_mistake_is_caught_alone(changed, field):
-    kept = Identity("square", "stripes", "red", "yellow")
+    kept = Subject("square", "stripes", "red", "yellow")
     instruction = Instruction("centre", "large", "white")
     image, _ = render_scene(changed, instruction)
     verdict = identity_kept(image, kept, instruction)
@@ -60,7 +60,7 @@ def test_noise_follows_nothing():
 
 
 def test_copy_paste_is_one_for_the_reference_and_low_for_a_moved_subject():
-    identity = Identity("triangle", "checker", "orange", "blue")
+    identity = Subject("triangle", "checker", "orange", "blue")
     reference, _ = render_reference(identity)
     assert copy_paste(reference, identity) == pytest.approx(1.0)
     moved, _ = render_scene(identity, Instruction("top left", "small", "dark"))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from squeeze_core.denoiser import build_transformer, predict_velocity
-from squeeze_core.domain_data import DomainDataset, draw_samples
+from squeeze_core.miniature.domain_data import DomainDataset, draw_samples
 from squeeze_core.features import TokenRole
 from squeeze_core.latent_packing import pack_latents, token_grid, unpack_latents
 from squeeze_core.miniature.evaluation import proportion

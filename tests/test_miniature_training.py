@@ -11,8 +11,8 @@ import numpy as np
 
 from squeeze_core.miniature.spec import MiniatureFiles
 from squeeze_core.pipeline import SqueezePipeline
-from squeeze_core.scenes import render_reference
-from squeeze_core.subjects import split_identities
+from squeeze_core.miniature.scenes import render_reference
+from squeeze_core.miniature.subjects import split_subjects
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,6 +30,6 @@ def test_accelerate_launch_trains_on_two_cpu_processes(tmp_path):
     files = MiniatureFiles(str(out))
     assert files.exists
     pipeline = SqueezePipeline.from_files(files.mllm, files.diffusion, files.vae, files.dla, vision_resolution=112)
-    reference = render_reference(split_identities()[1][0])[0]
+    reference = render_reference(split_subjects()[1][0])[0]
     result = pipeline("put it large in the centre on a dark background", [reference], steps=2)
     assert result.images.shape == (1, 64, 64, 3) and np.isfinite(result.latents.numpy()).all()

@@ -18,9 +18,9 @@ from squeeze_core.miniature.spec import SHIPPED
 from squeeze_core.miniature.spec import VAESizes
 from squeeze_core.model_files import DiffusionModelConfig, save_diffusion_model
 from squeeze_core.pipeline import SqueezePipeline
-from squeeze_core.scenes import render_reference
+from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.schedule import schedule_from_preset
-from squeeze_core.subjects import split_identities
+from squeeze_core.miniature.subjects import split_subjects
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 from squeeze_core.vae_files import save_vae
 from tools.comfyui_server import execution_error, saved_latents
@@ -57,7 +57,7 @@ def parity_files(comfy_server):
     vae = AutoencoderKLQwenImage(**VAESizes().kwargs())
     _perturb(vae, 0.05, 4)
     save_vae(vae, comfy_server.models("vae", VAE))
-    reference = render_reference(split_identities()[1][0], 64)[0]
+    reference = render_reference(split_subjects()[1][0], 64)[0]
     Image.fromarray(reference).save(os.path.join(comfy_server.base, "input", "parity_subject.png"))
     return reference
 

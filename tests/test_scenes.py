@@ -7,26 +7,26 @@ import random
 import numpy as np
 import pytest
 
-from squeeze_core.scenes import (
+from squeeze_core.miniature.scenes import (
     BACKGROUNDS, REFERENCE_LAYOUT, Instruction, render_reference, render_scene, sample_instruction, subject_boxes,
 )
-from squeeze_core.subjects import HUES, SHAPES, TEXTURES, Identity, all_identities, split_identities, subject_sprite
+from squeeze_core.miniature.subjects import HUES, SHAPES, TEXTURES, Subject, all_subjects, split_subjects, subject_sprite
 
 
 def test_identities_split_into_disjoint_covering_train_and_held_out_sets():
-    identities = all_identities()
+    identities = all_subjects()
     assert len(identities) == len(SHAPES) * len(TEXTURES) * len(HUES) * (len(HUES) - 1)
-    train, held_out = split_identities()
+    train, held_out = split_subjects()
     assert set(train).isdisjoint(held_out) and len(train) + len(held_out) == len(identities)
     assert len(held_out) >= 200
-    assert split_identities() == (train, held_out)
+    assert split_subjects() == (train, held_out)
     assert {i.shape for i in held_out} == set(SHAPES) and {i.texture for i in held_out} == set(TEXTURES)
     assert {i.primary for i in held_out} == set(HUES)
 
 
 @pytest.mark.parametrize("texture", TEXTURES)
 def test_every_texture_shows_both_colours(texture):
-    identity = Identity("square", texture, "red", "blue")
+    identity = Subject("square", texture, "red", "blue")
     pixels, mask = subject_sprite(identity, 40)
     colours = {tuple(p) for p in pixels[mask]}
     assert colours == {HUES["red"], HUES["blue"]}
@@ -34,15 +34,15 @@ def test_every_texture_shows_both_colours(texture):
 
 def test_turning_is_visible_for_the_pointed_shapes():
     for shape in ("triangle", "cross"):
-        _, upright = subject_sprite(Identity(shape, "solid", "red", "blue"), 40)
-        _, turned = subject_sprite(Identity(shape, "solid", "red", "blue"), 40, quarter_turns=2)
+        _, upright = subject_sprite(Subject(shape, "solid", "red", "blue"), 40)
+        _, turned = subject_sprite(Subject(shape, "solid", "red", "blue"), 40, quarter_turns=2)
         assert not np.array_equal(upright, turned)
         assert np.array_equal(turned, upright[::-1, ::-1])
 
 
 @pytest.mark.parametrize("position", ["top left", "top right", "bottom left", "bottom right", "centre"])
 def test_scene_places_the_subject_where_the_instruction_says(position):
-    identity = Identity("disc", "stripes", "green", "orange")
+    identity = Subject("disc", "stripes", "green", "orange")
     image, mask = render_scene(identity, Instruction(position, "small", "sky"), size=64)
     assert (image[~mask] == BACKGROUNDS["sky"]).all()
     rows, cols = np.nonzero(mask)
@@ -56,7 +56,7 @@ def test_scene_places_the_subject_where_the_instruction_says(position):
 
 
 def test_scale_and_count_change_the_subject_area_and_copies():
-    identity = Identity("square", "checker", "purple", "yellow")
+    identity = Subject("square", "checker", "purple", "yellow")
     small = render_scene(identity, Instruction("centre", "small"))[1].sum()
     large = render_scene(identity, Instruction("centre", "large"))[1].sum()
     assert large > 2 * small
@@ -81,7 +81,7 @@ def test_instruction_text_names_every_attribute_and_bad_combinations_are_refused
 
 
 def test_reference_is_the_identity_large_centred_upright_on_grey():
-    identity = Identity("triangle", "solid", "cyan", "magenta")
+    identity = Subject("triangle", "solid", "cyan", "magenta")
     image, mask = render_reference(identity)
     expected, expected_mask = render_scene(identity, REFERENCE_LAYOUT)
     assert np.array_equal(image, expected) and np.array_equal(mask, expected_mask)

@@ -19,8 +19,8 @@ import time
 import numpy as np
 from PIL import Image
 
-from squeeze_core.scenes import render_reference
-from squeeze_core.subjects import Identity, split_identities
+from squeeze_core.miniature.scenes import render_reference
+from squeeze_core.miniature.subjects import Subject, split_subjects
 
 from .comfyui_server import PACK_ROOT, ComfyServer, PromptRefused, execution_error
 from .standins import link_standins
@@ -53,8 +53,8 @@ def write_subject(input_dir: str, name: str = SUBJECT, size: int = 384) -> str:
 
 def write_miniature_subject(input_dir: str) -> str:
     """A subject the miniature never saw in training (a held-out identity), drawn as references are."""
-    identity = Identity(*MINIATURE_SUBJECT)
-    if identity not in split_identities()[1]:
+    identity = Subject(*MINIATURE_SUBJECT)
+    if identity not in split_subjects()[1]:
         raise ValueError(f"the example subject {identity.description} must be a held-out identity")
     os.makedirs(input_dir, exist_ok=True)
     Image.fromarray(render_reference(identity)[0]).save(os.path.join(input_dir, MINIATURE_SUBJECT_FILE))

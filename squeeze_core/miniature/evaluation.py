@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..domain_data import DomainDataset, Sample, draw_samples
-from ..metrics import copy_paste, identity_kept, instruction_followed
+from .domain_data import DomainDataset, Sample, draw_samples
+from .metrics import copy_paste, identity_kept, instruction_followed
 from ..pipeline import SqueezePipeline
 from ..schedule import StageSchedule
-from ..subjects import split_identities
+from .subjects import split_subjects
 
 Z95 = 1.959964
 
@@ -69,11 +69,11 @@ def held_out_cases(count: int, seed: int = 0) -> list[Sample]:
 def random_references(cases: list[Sample], seed: int = 0) -> list[Sample]:
     """The same instructions with the reference of another held-out identity: what identity scores reach
     when the reference says nothing about the subject."""
-    _, held_out = split_identities()
+    _, held_out = split_subjects()
     rng = random.Random(f"baseline-{seed}")
     swapped = []
     for case in cases:
-        other = rng.choice([identity for identity in held_out if identity != case.identity])
+        other = rng.choice([subject for subject in held_out if subject != case.subject])
         swapped.append(Sample(other, case.instruction))
     return swapped
 
@@ -102,10 +102,10 @@ def score(images: np.ndarray, cases: list[Sample], truth: list[Sample] | None = 
     pasted = []
     for image, case, true in zip(images, cases, truth):
         followed = instruction_followed(image, case.instruction)
-        kept = identity_kept(image, true.identity, case.instruction)
+        kept = identity_kept(image, true.subject, case.instruction)
         for name, value in {**followed, **kept}.items():
             counts[name] += bool(value)
         counts["instruction"] += all(followed.values())
-        pasted.append(copy_paste(image, true.identity))
+        pasted.append(copy_paste(image, true.subject))
     total = len(cases)
     return Scores(total, {name: proportion(counts[name], total) for name in CRITERIA}, mean_interval(pasted))

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import torch
 
-from ..domain_data import DomainDataset
+from .domain_data import DomainDataset
 from ..joint_encoder import JointEncoder
-from ..scenes import REFERENCE_LAYOUT, all_instructions
-from ..subjects import all_identities
+from .scenes import REFERENCE_LAYOUT, all_instructions
+from .subjects import all_subjects
 from ..tiny_models import build_tiny_mllm_parts
 from .loop import train
 from .spec import MiniatureSpec
@@ -24,7 +24,7 @@ def answer(sample_identity, instruction) -> str:
 
 def domain_corpus() -> list[str]:
     """The words of the domain, so the tokenizer's merges cover them."""
-    return [QUESTION, *(identity.description for identity in all_identities()),
+    return [QUESTION, *(identity.description for identity in all_subjects()),
             *(instruction.text for instruction in all_instructions())]
 
 
@@ -35,10 +35,10 @@ def _pictures_and_answers(data: DomainDataset, indices: torch.Tensor) -> tuple[l
         sample = data.samples[index]
         if position % 2:
             pictures.append(data.targets[index])
-            answers.append(answer(sample.identity, sample.instruction))
+            answers.append(answer(sample.subject, sample.instruction))
         else:
             pictures.append(data.references[index])
-            answers.append(answer(sample.identity, REFERENCE_LAYOUT))
+            answers.append(answer(sample.subject, REFERENCE_LAYOUT))
     return [picture.float() / 255.0 for picture in pictures], answers
 
 

@@ -14,7 +14,7 @@ import torch
 from ..denoiser import build_transformer
 from ..dla import DualLayerAggregator
 from ..dla_io import save_dla
-from ..domain_data import DomainDataset, draw_samples
+from .domain_data import DomainDataset, draw_samples
 from ..joint_encoder import JointEncoder
 from ..model_files import save_diffusion_model
 from ..tiny_models import save_mllm_folder

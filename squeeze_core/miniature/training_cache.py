@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..domain_data import DomainDataset
+from .domain_data import DomainDataset
 from ..features import MLLMFeatures, TokenRole, pack_kept_tokens
 from ..identity import diffusers_vae_encoder
 from ..joint_encoder import JointEncoder
@@ -70,10 +70,10 @@ def encode_latents(vae, data: DomainDataset, chunk: int = 128) -> LatentCache:
 
     first_of = {}
     for index, sample in enumerate(data.samples):
-        first_of.setdefault(sample.identity, index)
+        first_of.setdefault(sample.subject, index)
     unique = list(first_of.values())
     slot = {index: k for k, index in enumerate(unique)}
     encoded = latents(data.references[unique])
-    references = encoded[torch.tensor([slot[first_of[sample.identity]] for sample in data.samples])]
+    references = encoded[torch.tensor([slot[first_of[sample.subject]] for sample in data.samples])]
     return LatentCache(latents(data.targets), references)
 

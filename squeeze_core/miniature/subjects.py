@@ -1,8 +1,8 @@
-"""Procedural subjects with exact ground truth: an identity is a shape, a texture and a two-colour palette.
+"""Procedural subjects with exact ground truth: an subject is a shape, a texture and a two-colour palette.
 
-Built for a miniature that has to learn identity in minutes on a CPU: few shapes, coarse textures,
+Built for a miniature that has to learn subject in minutes on a CPU: few shapes, coarse textures,
 saturated subject colours (backgrounds are unsaturated, so a subject is always separable from its
-ground), and a deterministic split of identities into train and held-out sets.
+ground), and a deterministic split of subjects into train and held-out sets.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ RIM = 2
 
 
 @dataclass(frozen=True)
-class Identity:
+class Subject:
     shape: str
     texture: str
     primary: str
@@ -48,17 +48,17 @@ class Identity:
         return f"a {self.primary} and {self.secondary} {self.texture} {self.shape}"
 
 
-def all_identities() -> list[Identity]:
-    return [Identity(shape, texture, first, second) for shape, texture, (first, second)
+def all_subjects() -> list[Subject]:
+    return [Subject(shape, texture, first, second) for shape, texture, (first, second)
             in product(SHAPES, TEXTURES, permutations(HUES, 2))]
 
 
-def split_identities(held_out_fraction: float = 0.3, seed: int = 0) -> tuple[list[Identity], list[Identity]]:
-    """(train, held-out): a fixed shuffle of every identity, so both sides see every shape, texture and hue."""
-    identities = all_identities()
-    random.Random(seed).shuffle(identities)
-    cut = round(len(identities) * held_out_fraction)
-    return identities[cut:], identities[:cut]
+def split_subjects(held_out_fraction: float = 0.3, seed: int = 0) -> tuple[list[Subject], list[Subject]]:
+    """(train, held-out): a fixed shuffle of every subject, so both sides see every shape, texture and hue."""
+    subjects = all_subjects()
+    random.Random(seed).shuffle(subjects)
+    cut = round(len(subjects) * held_out_fraction)
+    return subjects[cut:], subjects[:cut]
 
 
 def _shape_mask(shape: str, size: int) -> np.ndarray:
@@ -73,12 +73,12 @@ def _shape_mask(shape: str, size: int) -> np.ndarray:
     return (np.abs(xx - 0.5) <= 1 / 6) | ((yy >= 0.2) & (yy <= 0.45))
 
 
-def _texture(identity: Identity, mask: np.ndarray) -> np.ndarray:
+def _texture(subject: Subject, mask: np.ndarray) -> np.ndarray:
     size = mask.shape[0]
     yy, xx = np.mgrid[:size, :size]
-    if identity.texture == "stripes":
+    if subject.texture == "stripes":
         second = (yy // TEXTURE_PERIOD) % 2 == 1
-    elif identity.texture == "checker":
+    elif subject.texture == "checker":
         second = ((yy // TEXTURE_PERIOD) + (xx // TEXTURE_PERIOD)) % 2 == 1
     else:
         inner = mask.copy()
@@ -88,13 +88,13 @@ def _texture(identity: Identity, mask: np.ndarray) -> np.ndarray:
         inner[:RIM], inner[-RIM:], inner[:, :RIM], inner[:, -RIM:] = False, False, False, False
         second = mask & ~inner
     pixels = np.empty((size, size, 3), dtype=np.uint8)
-    pixels[:] = HUES[identity.primary]
-    pixels[second] = HUES[identity.secondary]
+    pixels[:] = HUES[subject.primary]
+    pixels[second] = HUES[subject.secondary]
     return pixels
 
 
-def subject_sprite(identity: Identity, size: int, quarter_turns: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def subject_sprite(subject: Subject, size: int, quarter_turns: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(RGB uint8 [size, size, 3], mask bool [size, size]) of the subject turned by 90-degree steps."""
-    mask = _shape_mask(identity.shape, size)
-    pixels = _texture(identity, mask)
+    mask = _shape_mask(subject.shape, size)
+    pixels = _texture(subject, mask)
     return np.rot90(pixels, -quarter_turns).copy(), np.rot90(mask, -quarter_turns).copy()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .subjects import Identity, subject_sprite
+from .subjects import Subject, subject_sprite
 
 SINGLE_POSITIONS = ("centre", "top left", "top right", "bottom left", "bottom right")
 ROWS = ("top", "middle", "bottom")
@@ -86,18 +86,18 @@ def subject_boxes(instruction: Instruction, size: int) -> list[tuple[int, int, i
     return [(top, left, side)]
 
 
-def render_scene(identity: Identity, instruction: Instruction, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def render_scene(subject: Subject, instruction: Instruction, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(RGB uint8 [size, size, 3], subject mask bool [size, size]) of exactly what the instruction asks."""
     image = np.empty((size, size, 3), dtype=np.uint8)
     image[:] = BACKGROUNDS[instruction.background]
     mask = np.zeros((size, size), dtype=bool)
     for top, left, side in subject_boxes(instruction, size):
-        pixels, shape = subject_sprite(identity, side, instruction.quarter_turns)
+        pixels, shape = subject_sprite(subject, side, instruction.quarter_turns)
         window = image[top:top + side, left:left + side]
         window[shape] = pixels[shape]
         mask[top:top + side, left:left + side] |= shape
     return image, mask
 
 
-def render_reference(identity: Identity, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    return render_scene(identity, REFERENCE_LAYOUT, size)
+def render_reference(subject: Subject, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    return render_scene(subject, REFERENCE_LAYOUT, size)

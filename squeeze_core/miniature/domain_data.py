@@ -15,18 +15,18 @@ import torch
 from torch.utils.data import Dataset
 
 from .scenes import Instruction, render_reference, render_scene, sample_instruction
-from .subjects import Identity, split_identities
+from .subjects import Subject, split_subjects
 
 
 @dataclass(frozen=True)
 class Sample:
-    identity: Identity
+    subject: Subject
     instruction: Instruction
 
 
 def draw_samples(count: int, split: str = "train", seed: int = 0) -> list[Sample]:
-    """``count`` (identity, instruction) pairs from the train or held-out identities."""
-    train, held_out = split_identities()
+    """``count`` (subject, instruction) pairs from the train or held-out identities."""
+    train, held_out = split_subjects()
     identities = {"train": train, "held_out": held_out}[split]
     rng = random.Random(f"{split}-{seed}")
     return [Sample(rng.choice(identities), sample_instruction(rng)) for _ in range(count)]
@@ -39,8 +39,8 @@ class DomainDataset(Dataset):
         self.samples = samples
         references, targets, masks = [], [], []
         for sample in samples:
-            references.append(render_reference(sample.identity, size)[0])
-            target, mask = render_scene(sample.identity, sample.instruction, size)
+            references.append(render_reference(sample.subject, size)[0])
+            target, mask = render_scene(sample.subject, sample.instruction, size)
             targets.append(target)
             masks.append(mask)
         self.references = torch.from_numpy(np.stack(references)).permute(0, 3, 1, 2).contiguous()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .scenes import BACKGROUNDS, ROWS, SCALES, SINGLE_POSITIONS, Instruction, render_reference, subject_boxes
-from .subjects import HUES, SHAPES, TEXTURES, Identity, subject_sprite
+from .subjects import HUES, SHAPES, TEXTURES, Subject, subject_sprite
 
 FOREGROUND_DISTANCE = 60.0
 """RGB distance from the ground beyond which a pixel belongs to a subject."""
@@ -133,7 +133,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
-def identity_kept(image: np.ndarray, identity: Identity, instruction: Instruction) -> dict[str, bool]:
+def identity_kept(image: np.ndarray, identity: Subject, instruction: Instruction) -> dict[str, bool]:
     """Palette, shape and texture of the largest subject against the identity (turned as instructed)."""
     regions = read_scene(image).regions
     if not regions:
@@ -143,13 +143,13 @@ def identity_kept(image: np.ndarray, identity: Identity, instruction: Instructio
     names, counts = np.unique(hues, return_counts=True)
     top_two = set(names[np.argsort(-counts)][:2])
     shape = max(SHAPES, key=lambda candidate: _iou(
-        subject_sprite(Identity(candidate, "solid", "red", "blue"), side, instruction.quarter_turns)[1], mask))
+        subject_sprite(Subject(candidate, "solid", "red", "blue"), side, instruction.quarter_turns)[1], mask))
     majority = names[int(np.argmax(counts))]
     pattern = np.zeros(mask.shape, dtype=bool)
     pattern[mask] = np.asarray(hues) != majority
 
     def agreement(texture: str) -> float:
-        sprite, shown = subject_sprite(Identity(shape, texture, identity.primary, identity.secondary), side,
+        sprite, shown = subject_sprite(Subject(shape, texture, identity.primary, identity.secondary), side,
                                        instruction.quarter_turns)
         second = np.zeros(mask.shape, dtype=bool)
         second[shown] = (sprite[shown] == HUES[identity.secondary]).all(axis=-1)
@@ -162,7 +162,7 @@ def identity_kept(image: np.ndarray, identity: Identity, instruction: Instructio
             "texture": texture == identity.texture}
 
 
-def copy_paste(image: np.ndarray, identity: Identity) -> float:
+def copy_paste(image: np.ndarray, identity: Subject) -> float:
     """Overlap (IoU) of the result's subjects with the reference's own layout: 1 is a pasted reference."""
     _, reference_mask = render_reference(identity, image.shape[0])
     return _iou(read_scene(image).foreground, reference_mask)
