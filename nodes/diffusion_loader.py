@@ -11,7 +11,7 @@ import comfy.utils
 import folder_paths
 from comfy_api.latest import io
 
-from ..squeeze_core.model_files import check_weights, read_diffusion_model_config
+from ..squeeze_core.files.diffusion_model import check_diffusion_weights, read_diffusion_model_config
 
 from .errors import node_errors
 from .input_checks import CheckedNode
@@ -64,7 +64,7 @@ class SqueezeDiffusionModelLoader(CheckedNode):
             model_config.set_inference_dtype(unet_dtype, mm.unet_manual_cast(
                 unet_dtype, load_device, model_config.supported_inference_dtypes))
             model = model_config.get_model(weights, "")
-            check_weights(set(model.diffusion_model.state_dict()), set(weights), os.path.basename(path))
+            check_diffusion_weights(set(model.diffusion_model.state_dict()), set(weights), os.path.basename(path))
             model.load_model_weights(weights, "")
         # The stock loaders' patcher: CoreModelPatcher from ComfyUI 0.33 on (dynamic VRAM when it is enabled).
         patcher_class = getattr(comfy.model_patcher, "CoreModelPatcher", comfy.model_patcher.ModelPatcher)

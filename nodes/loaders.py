@@ -9,7 +9,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from ..squeeze_core.dla_io import load_dla
+from ..squeeze_core.files import load_dla
 from ..squeeze_core.joint_encoder import JointEncoder
 
 from .errors import node_errors

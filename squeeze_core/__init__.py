@@ -3,7 +3,7 @@
 import logging
 
 from .dla import AggregatedContext, DLAConfig, DualLayerAggregator, base_conditioning
-from .dla_io import load_dla, read_dla_config, save_dla
+from .files import load_dla, read_dla_config, save_dla
 from .errors import (
     DLAFileError,
     DLAMismatchError,

@@ -1,15 +1,12 @@
-"""The diffusion transformer in diffusers (Qwen-Image architecture, any width): building it from the pack's
-model files, and one velocity prediction under a step's conditioning, shared by training and the pipeline."""
+"""The diffusion transformer in diffusers (Qwen-Image architecture, any width): building it at the sizes of a
+DiffusionModelConfig, and one velocity prediction under a step's conditioning, shared by training and the pipeline."""
 
 from __future__ import annotations
 
-import os
-
 import torch
-from safetensors.torch import load_file
 
 from .key_weighted_attention import install_key_weighting
-from .model_files import DiffusionModelConfig, check_weights, read_diffusion_model_config
+from .diffusion_config import DiffusionModelConfig
 from .stage_conditioning import StepConditioning
 
 
@@ -22,15 +19,6 @@ def build_transformer(config: DiffusionModelConfig, seed: int | None = None):
     transformer = QwenImageTransformer2DModel(**config.model_kwargs())
     install_key_weighting(transformer)
     return transformer
-
-
-def load_transformer(path: str | os.PathLike):
-    """The transformer a ``save_diffusion_model`` file holds, every weight checked."""
-    transformer = build_transformer(read_diffusion_model_config(path))
-    tensors = load_file(os.fspath(path))
-    check_weights(set(transformer.state_dict()), set(tensors), os.path.basename(os.fspath(path)))
-    transformer.load_state_dict(tensors, strict=True)
-    return transformer.eval().requires_grad_(False)
 
 
 def predict_velocity(transformer: torch.nn.Module, noisy_tokens: torch.Tensor, condition: StepConditioning,

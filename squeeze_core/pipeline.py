@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .denoiser import load_transformer, predict_velocity
+from .denoiser import predict_velocity
 from .dla import AggregatedContext, DualLayerAggregator, base_conditioning
-from .dla_io import load_dla
+from .files import load_diffusion_model, load_dla, load_vae
 from .errors import InvalidImageError, ScheduleError
 from .identity import diffusers_vae_encoder, encode_identity
 from .images import ImageLike, check_reference
@@ -23,7 +23,6 @@ from .joint_encoder import JointEncoder
 from .latent_packing import pack_latents, token_grid, unpack_latents
 from .schedule import StageSchedule, progress_from_noise_level
 from .stage_conditioning import weighted_conditioning
-from .vae_files import load_vae
 
 LATENT_SCALE = 8
 QWEN_IMAGE_SHIFT = 1.15
@@ -67,7 +66,7 @@ class SqueezePipeline:
         dla = None
         if dla_path is not None:
             dla = load_dla(dla_path, mllm_hidden_size=encoder.hidden_size, mllm_num_layers=encoder.num_layers).eval()
-        return cls(load_transformer(transformer_path), load_vae(vae_path), encoder, dla, text_only=text_only)
+        return cls(load_diffusion_model(transformer_path), load_vae(vae_path), encoder, dla, text_only=text_only)
 
     @property
     def interrupt(self) -> bool:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from squeeze_core.dla import DLAConfig, DualLayerAggregator
-from squeeze_core.dla_io import save_dla
+from squeeze_core.files import save_dla
 from tests.harness.bad_input import Refused, check_case
 from tests.harness.graphs import TINY_MLLM, tiny_pipeline
 

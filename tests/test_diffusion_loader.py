@@ -9,7 +9,8 @@ from diffusers import QwenImageTransformer2DModel
 from safetensors.torch import load_file, save_file
 
 from squeeze_core.errors import ModelFileError
-from squeeze_core.model_files import DiffusionModelConfig, read_diffusion_model_config, save_diffusion_model
+from squeeze_core.diffusion_config import DiffusionModelConfig
+from squeeze_core.files import read_diffusion_model_config, save_diffusion_model
 from tests.harness.graphs import tiny_pipeline, write_reference
 from tools.comfyui_server import execution_error, saved_latents
 

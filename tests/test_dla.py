@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from squeeze_core.dla import DLAConfig, DualLayerAggregator, base_conditioning
-from squeeze_core.dla_io import load_dla, save_dla
+from squeeze_core.files import load_dla, save_dla
 from squeeze_core.errors import DLAFileError, DLAMismatchError
 from squeeze_core.features import TokenRole
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm

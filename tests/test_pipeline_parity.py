@@ -13,16 +13,14 @@ from safetensors.torch import load_file
 
 from squeeze_core.denoiser import build_transformer
 from squeeze_core.dla import DLAConfig, DualLayerAggregator
-from squeeze_core.dla_io import save_dla
-from squeeze_core.miniature.spec import SHIPPED
-from squeeze_core.miniature.spec import VAESizes
-from squeeze_core.model_files import DiffusionModelConfig, save_diffusion_model
+from squeeze_core.files import save_diffusion_model, save_dla, save_vae
+from squeeze_core.miniature.spec import SHIPPED, VAESizes
+from squeeze_core.diffusion_config import DiffusionModelConfig
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.schedule import schedule_from_preset
 from squeeze_core.miniature.subjects import split_subjects
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
-from squeeze_core.vae_files import save_vae
 from tools.comfyui_server import execution_error, saved_latents
 
 MLLM, DLA, MODEL, VAE = "parity-mllm", "parity_dla.safetensors", "parity_dit.safetensors", "parity_vae.safetensors"

@@ -11,7 +11,7 @@ from diffusers import AutoencoderKLQwenImage
 from PIL import Image
 from safetensors.torch import save_file
 
-from squeeze_core.vae_layout import qwen_vae_to_wan_layout
+from squeeze_core.files.vae_layout import qwen_vae_to_wan_layout
 from tests.harness.graphs import write_reference
 from tools.comfyui_server import execution_error, saved_latents
 

@@ -104,7 +104,7 @@ def _dla(path: str) -> None:
     import torch
 
     from squeeze_core.dla import DLAConfig, DualLayerAggregator
-    from squeeze_core.dla_io import save_dla
+    from squeeze_core.files import save_dla
     from squeeze_core.tiny_models import TinyMLLMSpec
 
     spec = TinyMLLMSpec(family="qwen2_5_vl")

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..dla import DLAConfig
-from ..model_files import DiffusionModelConfig
+from ..diffusion_config import DiffusionModelConfig
 from ..tiny_models import TinyMLLMSpec
 
 IMAGE_SIZE = 64

@@ -13,12 +13,10 @@ import torch
 
 from ..denoiser import build_transformer
 from ..dla import DualLayerAggregator
-from ..dla_io import save_dla
+from ..files import load_vae, save_diffusion_model, save_dla, save_vae
 from .domain_data import DomainDataset, draw_samples
 from ..joint_encoder import JointEncoder
-from ..model_files import save_diffusion_model
 from ..tiny_models import save_mllm_folder
-from ..vae_files import load_vae, save_vae
 from .diffusion_training import Stage, train_stage
 from .mllm_teaching import teach_mllm
 from .spec import MiniatureFiles, MiniatureSpec

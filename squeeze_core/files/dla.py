@@ -5,18 +5,17 @@ from __future__ import annotations
 import os
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from .dla import DLAConfig, DualLayerAggregator
-from .errors import DLAFileError, DLAMismatchError
-from .file_metadata import read_config_text
+from ..dla import DLAConfig, DualLayerAggregator
+from ..errors import DLAFileError, DLAMismatchError
+from .metadata import read_config_text, save_with_config
 
 CONFIG_KEY = "squeeze_dla_config"
 
 
 def save_dla(module: DualLayerAggregator, path: str | os.PathLike) -> None:
-    tensors = {name: value.detach().contiguous().cpu() for name, value in module.state_dict().items()}
-    save_file(tensors, os.fspath(path), metadata={CONFIG_KEY: module.config.to_json(), "format": "pt"})
+    save_with_config(module.state_dict(), path, CONFIG_KEY, module.config.to_json())
 
 
 def read_dla_config(path: str | os.PathLike) -> DLAConfig:

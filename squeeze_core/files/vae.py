@@ -7,11 +7,10 @@ import json
 import os
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from .errors import ModelFileError
-from .file_metadata import read_config_text
-from .model_files import check_weights
+from ..errors import ModelFileError
+from .metadata import check_weights, read_config_text, save_with_config
 from .vae_layout import qwen_vae_to_wan_layout, wan_layout_to_qwen_vae
 
 CONFIG_KEY = "squeeze_vae_config"
@@ -23,8 +22,7 @@ def save_vae(vae: torch.nn.Module, path: str | os.PathLike) -> None:
     """Write a diffusers ``AutoencoderKLQwenImage`` in the Wan 2.1 layout, its sizes in the metadata."""
     sizes = {name: vae.config[name] for name in SIZE_FIELDS}
     tensors = qwen_vae_to_wan_layout(vae.state_dict(), sizes["num_res_blocks"])
-    save_file({name: value.detach().contiguous().cpu() for name, value in tensors.items()}, os.fspath(path),
-              metadata={CONFIG_KEY: json.dumps(sizes, sort_keys=True), "format": "pt"})
+    save_with_config(tensors, path, CONFIG_KEY, json.dumps(sizes, sort_keys=True))
 
 
 def load_vae(path: str | os.PathLike):
@@ -40,6 +38,6 @@ def load_vae(path: str | os.PathLike):
         raise ModelFileError(f"{name} has an unreadable VAE config: {error}") from error
     expected = vae.state_dict()
     tensors = wan_layout_to_qwen_vae(load_file(os.fspath(path)), expected, vae.config.num_res_blocks)
-    check_weights(set(expected), set(tensors), name)
+    check_weights(set(expected), set(tensors), name, "save_vae")
     vae.load_state_dict(tensors, strict=True)
     return vae.eval().requires_grad_(False)
