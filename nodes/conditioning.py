@@ -12,12 +12,7 @@ from ..squeeze_core.identity import encode_identity
 from .errors import node_errors
 from .images import IMAGE_SLOTS, connected_images, image_inputs
 from .input_checks import CheckedNode
-from .types import DLA, FEATURES
-
-ROLES_KEY = "squeeze_token_roles"
-"""Per-token roles of the context, kept in the conditioning so the stage sampler finds the image tokens."""
-REFERENCE_STRENGTHS_KEY = "squeeze_reference_strengths"
-"""One identity strength per entry of reference_latents (missing entries count as 1)."""
+from .types import DLA, FEATURES, REFERENCE_STRENGTHS_KEY, ROLES_KEY
 
 
 def _strength_inputs(what: str) -> list[io.Float.Input]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import comfy.model_management as mm
 from comfy_api.latest import io
 
-from .clip_joint import encode_with_clip
+from .engine.clip_joint import encode_with_clip
 from .errors import node_errors
 from .images import connected_images, image_inputs
 from .input_checks import CheckedNode

@@ -15,7 +15,7 @@ from ..squeeze_core.joint_encoder import JointEncoder
 from .errors import node_errors
 from .input_checks import CheckedNode
 from .model_folders import DLA_FOLDER, is_plain_name, list_mllm_folders, mllm_folder_path
-from .models import LoadedDLA, LoadedMLLM
+from .engine.models import LoadedDLA, LoadedMLLM
 from .types import DLA, MLLM
 
 DTYPES = {"auto": None, "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}

@@ -7,7 +7,7 @@ import os
 
 import folder_paths
 
-from ..squeeze_core.miniature.spec import SHIPPED
+from ..squeeze_core.miniature.shipped import SHIPPED
 
 MLLM_FOLDER = "mllm"
 DLA_FOLDER = "squeeze_dla"

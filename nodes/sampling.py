@@ -13,7 +13,7 @@ from ..squeeze_core.schedule import PRESETS, StageSchedule, schedule_from_preset
 
 from .errors import node_errors
 from .input_checks import CheckedNode
-from .stage_guider import StageGuider
+from .engine.stage_guider import StageGuider
 
 
 def schedule_inputs() -> list[io.Input]:

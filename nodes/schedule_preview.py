@@ -10,7 +10,7 @@ from ..squeeze_core.schedule_preview import render_schedule
 
 from .input_checks import CheckedNode
 from .sampling import build_schedule, sampling_sigmas, schedule_inputs
-from .stage_guider import step_progress
+from .engine.stage_guider import step_progress
 
 
 MAX_PREVIEW_STEPS = 2000

@@ -102,7 +102,7 @@ def _run(config: str, options: argparse.Namespace) -> dict:
     import torch
 
     sampling = _import_pack()
-    from squeeze_pack.nodes.stage_guider import step_progress
+    from squeeze_pack.nodes.engine.stage_guider import step_progress
 
     model = _model(options.width, options.depth)
     latent = torch.zeros(1, 16, 1, options.size // 8, options.size // 8)
@@ -163,7 +163,7 @@ def _weighted_steps(options: argparse.Namespace) -> dict:
     import torch
 
     sampling = _import_pack()
-    from squeeze_pack.nodes.stage_guider import StageGuider
+    from squeeze_pack.nodes.engine.stage_guider import StageGuider
     from squeeze_pack.squeeze_core.schedule import Curve, StageSchedule
 
     model = _model(options.width, options.depth)

@@ -18,7 +18,7 @@ from .miniature.subjects import HUES, SHAPES, TEXTURES
 
 
 def _files(folder: str):
-    from .miniature.spec import SHIPPED, MiniatureFiles
+    from .miniature.shipped import SHIPPED, MiniatureFiles
 
     return MiniatureFiles(folder) if folder else SHIPPED
 

@@ -8,7 +8,8 @@ import pytest
 
 from squeeze_core.miniature.ablation import DEFAULT_SCHEDULE
 from squeeze_core.miniature.evaluation import generate, held_out_cases, random_references, score
-from squeeze_core.miniature.spec import SHIPPED, MiniatureSpec
+from squeeze_core.miniature.shipped import SHIPPED
+from squeeze_core.miniature.spec import MiniatureSpec
 from squeeze_core.pipeline import SqueezePipeline
 
 CASES, SEED, STEPS = 60, 1, 20

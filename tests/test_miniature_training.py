@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from squeeze_core.miniature.spec import MiniatureFiles
+from squeeze_core.miniature.shipped import MiniatureFiles
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.miniature.subjects import split_subjects

@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 from squeeze_core.denoiser import build_transformer
 from squeeze_core.dla import DLAConfig, DualLayerAggregator
 from squeeze_core.files import save_diffusion_model, save_dla, save_vae
-from squeeze_core.miniature.spec import SHIPPED, VAESizes
+from squeeze_core.miniature.shipped import SHIPPED
+from squeeze_core.miniature.spec import VAESizes
 from squeeze_core.diffusion_config import DiffusionModelConfig
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.miniature.scenes import render_reference

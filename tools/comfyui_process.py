@@ -33,7 +33,7 @@ def import_comfyui(device: str = "cpu", attention: str = "default") -> None:
 
 
 def import_pack_module(name: str) -> ModuleType:
-    """``name`` (e.g. ``nodes.key_weights``) from the pack imported as ComfyUI would; import_comfyui first."""
+    """``name`` (e.g. ``nodes.engine.key_weights``) from the pack imported as ComfyUI would; import_comfyui first."""
     if PACK_MODULE not in sys.modules:
         spec = importlib.util.spec_from_file_location(PACK_MODULE, os.path.join(PROJECT_ROOT, "__init__.py"),
                                                       submodule_search_locations=[PROJECT_ROOT])

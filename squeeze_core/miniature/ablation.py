@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from ..pipeline import SqueezePipeline
 from ..schedule import StageSchedule
 from .evaluation import CRITERIA, Scores, generate, held_out_cases, random_references, score
-from .spec import MiniatureFiles, MiniatureSpec
+from .shipped import MiniatureFiles
+from .spec import MiniatureSpec
 
 logger = logging.getLogger("squeeze.evaluation")
 SEMANTIC_ONLY = StageSchedule.custom(((0.0, 1.0),), ((0.0, 0.0),))

@@ -1,22 +1,18 @@
-"""Sizes, file names and encoding settings of the miniature, shared by training, the pipeline and the nodes."""
+"""Sizes and encoding settings of the miniature, shared by training and the pipeline."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..dla import DLAConfig
 from ..diffusion_config import DiffusionModelConfig
 from ..tiny_models import TinyMLLMSpec
+from .shipped import MLLM_FOLDER
 
 IMAGE_SIZE = 64
 """Side of every image of the domain, reference and output."""
 VISION_RESOLUTION = 112
 """The MLLM sees each reference at 112x112: 4x4 merged image tokens of 28 px."""
-MLLM_FOLDER = "squeeze-miniature-mllm"
-DLA_FILE = "squeeze_miniature_dla.safetensors"
-DIFFUSION_FILE = "squeeze_miniature_dit.safetensors"
-VAE_FILE = "squeeze_miniature_vae.safetensors"
 
 
 @dataclass(frozen=True)
@@ -53,28 +49,3 @@ class MiniatureSpec:
         return DLAConfig(mllm_hidden_size=self.mllm.hidden_size, mllm_num_layers=layers,
                          layer_indices=tuple(range(layers + 1)), context_dim=self.diffusion.joint_attention_dim,
                          pool_dim=self.dla_pool_dim, pool_heads=self.dla_pool_heads, source_model=MLLM_FOLDER)
-
-
-@dataclass(frozen=True)
-class MiniatureFiles:
-    """Where the miniature's files live, in ComfyUI's model folder names."""
-
-    root: str
-    mllm: str = field(init=False)
-    dla: str = field(init=False)
-    diffusion: str = field(init=False)
-    vae: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mllm", os.path.join(self.root, "mllm", MLLM_FOLDER))
-        object.__setattr__(self, "dla", os.path.join(self.root, "squeeze_dla", DLA_FILE))
-        object.__setattr__(self, "diffusion", os.path.join(self.root, "diffusion_models", DIFFUSION_FILE))
-        object.__setattr__(self, "vae", os.path.join(self.root, "vae", VAE_FILE))
-
-    @property
-    def exists(self) -> bool:
-        return all(os.path.exists(path) for path in (self.mllm, self.dla, self.diffusion, self.vae))
-
-
-SHIPPED = MiniatureFiles(os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights"))
-"""The trained miniature that comes with the pack (what the README's main command runs)."""

@@ -19,7 +19,8 @@ from ..joint_encoder import JointEncoder
 from ..tiny_models import save_mllm_folder
 from .diffusion_training import Stage, train_stage
 from .mllm_teaching import teach_mllm
-from .spec import MiniatureFiles, MiniatureSpec
+from .shipped import MiniatureFiles
+from .spec import MiniatureSpec
 from .training_cache import encode_features, encode_latents
 from .vae_training import refine_decoder, train_vae
 

@@ -53,7 +53,7 @@ def worst_errors() -> dict[str, float]:
     import_comfyui()
     import comfy.ldm.modules.attention as attention
 
-    key_weights = import_pack_module("nodes.key_weights")
+    key_weights = import_pack_module("nodes.engine.key_weights")
     keys = TEXT + TARGET + 2 * REFERENCE
     bias = joint_bias()
     generator = torch.Generator().manual_seed(0)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import comfy.conds
 import torch
 
-from ..squeeze_core.key_bias_fold import fold_key_bias, fold_pays_off, unfold_output
-from ..squeeze_core.stream_weights import key_bias_pieces
+from ...squeeze_core.key_bias_fold import fold_key_bias, fold_pays_off, unfold_output
+from ...squeeze_core.stream_weights import key_bias_pieces
 
 TEXT_KEY = "squeeze_text_log_weights"
 """[B, T, 1] log weight per context token, a CONDCrossAttn so it is padded and repeated with the context."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..squeeze_core.features import TokenRole
+from ...squeeze_core.features import TokenRole
 
 
 @dataclass(frozen=True)

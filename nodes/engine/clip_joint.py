@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from ..squeeze_core.errors import SqueezeError
-from ..squeeze_core.features import MLLMFeatures, TokenRole, image_role
-from ..squeeze_core.images import resize_to_area, to_image_batch
-from ..squeeze_core.prompts import QWEN_IMAGE_EDIT_TEMPLATE, PromptFormat, as_plain_text, check_instruction
+from ...squeeze_core.errors import SqueezeError
+from ...squeeze_core.features import MLLMFeatures, TokenRole, image_role
+from ...squeeze_core.images import resize_to_area, to_image_batch
+from ...squeeze_core.prompts import QWEN_IMAGE_EDIT_TEMPLATE, PromptFormat, as_plain_text, check_instruction
 
 PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 

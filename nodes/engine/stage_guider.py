@@ -17,12 +17,12 @@ from dataclasses import replace
 import comfy.samplers
 import torch
 
-from ..squeeze_core.schedule import StageSchedule, progress_from_noise_level
-from ..squeeze_core.stream_weights import plan_step
+from ...squeeze_core.schedule import StageSchedule, progress_from_noise_level
+from ...squeeze_core.stream_weights import plan_step
 
-from .conditioning import REFERENCE_STRENGTHS_KEY, ROLES_KEY
+from ..types import REFERENCE_STRENGTHS_KEY, ROLES_KEY
 from .context_tokens import locate_image_tokens
-from .errors import SqueezeNodeError
+from ..errors import SqueezeNodeError
 from .key_weights import (
     METHOD_OPTION, REFERENCE_KEY, TEXT_KEY, JointLayout, key_weights_wrapper, reference_log_weights,
     text_log_weights,

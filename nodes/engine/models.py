@@ -8,8 +8,8 @@ import comfy.model_management as mm
 import comfy.model_patcher
 import torch
 
-from ..squeeze_core.dla import DualLayerAggregator
-from ..squeeze_core.joint_encoder import JointEncoder
+from ...squeeze_core.dla import DualLayerAggregator
+from ...squeeze_core.joint_encoder import JointEncoder
 
 
 class _Holder(torch.nn.Module):
