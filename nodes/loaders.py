@@ -92,4 +92,4 @@ class SqueezeDLALoader(CheckedNode):
     def execute(cls, dla_name: str) -> io.NodeOutput:
         with node_errors(cls.DISPLAY):
             module = load_dla(folder_paths.get_full_path(DLA_FOLDER, dla_name), device=mm.unet_offload_device())
-        return io.NodeOutput(LoadedDLA.wrap(module.eval().requires_grad_(False), os.path.basename(dla_name)))
+        return io.NodeOutput(LoadedDLA.wrap(module.eval().requires_grad_(False)))

@@ -25,7 +25,6 @@ from .prompts import PromptFormat, as_plain_text, check_instruction
 logger = logging.getLogger("squeeze")
 
 DEFAULT_VISION_PIXELS = 384 * 384
-QWEN_VL_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
 
 class JointEncoder:

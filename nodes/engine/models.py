@@ -47,11 +47,10 @@ class LoadedMLLM:
 class LoadedDLA:
     module: DualLayerAggregator
     patcher: comfy.model_patcher.ModelPatcher
-    name: str
 
     @classmethod
-    def wrap(cls, module: DualLayerAggregator, name: str) -> LoadedDLA:
-        return cls(module, _patcher(module, mm.get_torch_device(), mm.unet_offload_device()), name)
+    def wrap(cls, module: DualLayerAggregator) -> LoadedDLA:
+        return cls(module, _patcher(module, mm.get_torch_device(), mm.unet_offload_device()))
 
     def ready(self) -> DualLayerAggregator:
         mm.load_models_gpu([self.patcher])

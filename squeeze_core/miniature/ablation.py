@@ -47,9 +47,6 @@ class Report:
             {"name": row.name, **{name: row.scores.rates[name].__dict__ for name in CRITERIA},
              "copy_paste": row.scores.copy_paste.__dict__} for row in self.rows]}
 
-    def scores(self, name: str) -> Scores:
-        return next(row.scores for row in self.rows if row.name == name)
-
 
 def _pipeline(files: MiniatureFiles, base: MiniatureFiles, spec: MiniatureSpec, text_only: bool = False):
     dla = files.dla if os.path.exists(files.dla) else None

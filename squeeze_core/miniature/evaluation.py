@@ -28,9 +28,6 @@ class Interval:
     def __str__(self) -> str:
         return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
-    def overlaps(self, other: Interval) -> bool:
-        return self.low <= other.high and other.low <= self.high
-
 
 def proportion(successes: int, total: int) -> Interval:
     """Wilson score interval: sound near 0 and 1, where the normal approximation is not."""
@@ -54,9 +51,6 @@ class Scores:
     cases: int
     rates: dict[str, Interval] = field(default_factory=dict)
     copy_paste: Interval | None = None
-
-    def row(self, names: tuple[str, ...]) -> list[str]:
-        return [str(self.rates[name]) for name in names] + [str(self.copy_paste)]
 
 
 CRITERIA = ("instruction", "position", "scale", "background", "count", "palette", "shape", "texture")

@@ -73,15 +73,3 @@ def teach_mllm(accelerator, data: DomainDataset, spec: MiniatureSpec, *, steps: 
     model.requires_grad_(False)
     return JointEncoder(model, processor, vision_pixel_budget=budget)
 
-
-@torch.no_grad()
-def describe(encoder: JointEncoder, pictures: torch.Tensor, max_new_tokens: int = 40) -> list[str]:
-    """Greedy descriptions of uint8 pictures [B, 3, H, W]."""
-    tokenizer = encoder.processor.tokenizer
-    tokenizer.padding_side = "left"
-    budget = encoder.vision_pixel_budget
-    texts = [encoder.prompt_format.render(QUESTION, 1, encoder.image_placeholder)] * len(pictures)
-    inputs = encoder.model_inputs(texts, encoder.vision_inputs([pictures.float() / 255.0], len(texts), budget),
-                                  budget)
-    generated = encoder.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    return tokenizer.batch_decode(generated[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
