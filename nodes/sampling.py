@@ -44,8 +44,9 @@ def build_schedule(display: str, schedule: str, switch_1: float, switch_2: float
                    semantic_strength: float, semantic_breakpoints: str = "",
                    identity_breakpoints: str = "") -> StageSchedule:
     with node_errors(display):
-        return schedule_from_preset(schedule, switch_1, switch_2, identity_strength, semantic_breakpoints,
-                                    identity_breakpoints, semantic_strength)
+        return schedule_from_preset(schedule, switch_1=switch_1, switch_2=switch_2,
+                                    identity_strength=identity_strength, semantic_points=semantic_breakpoints,
+                                    identity_points=identity_breakpoints, semantic_strength=semantic_strength)
 
 
 def _cfg_input() -> io.Float.Input:

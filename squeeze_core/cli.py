@@ -1,5 +1,6 @@
 """Command line of the core: ``generate`` from reference images and a prompt, ``train`` the miniature,
-``evaluate`` it on held-out subjects, and draw a ``reference`` of a subject it knows.
+``evaluate`` it on held-out subjects, draw a ``reference`` of a subject it knows, and run each part of the
+method once on tiny random models (``demo``).
 ``python -m squeeze_core <command> --help`` says more."""
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def generate(options: argparse.Namespace) -> None:
 
     pipeline = _pipeline(options)
     references = [np.asarray(Image.open(path).convert("RGB")) for path in options.reference]
-    schedule = schedule_from_preset(options.schedule, options.switch_1, options.switch_2, options.identity_strength)
+    schedule = schedule_from_preset(options.schedule, switch_1=options.switch_1, switch_2=options.switch_2,
+                                    identity_strength=options.identity_strength)
     result = pipeline(options.prompt, references, schedule=schedule, height=options.size, width=options.size,
                       steps=options.steps, guidance_scale=options.cfg,
                       generator=torch.Generator().manual_seed(options.seed))
@@ -78,6 +80,12 @@ def reference(options: argparse.Namespace) -> None:
     identity = Subject(options.shape, options.texture, options.primary, options.secondary)
     Image.fromarray(render_reference(identity, options.size)[0]).save(options.out)
     print(options.out)
+
+
+def demo(options: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    print(run_demo(options.cache, options.out, options.prompt))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -128,6 +136,11 @@ def parser() -> argparse.ArgumentParser:
     judge.add_argument("--seed", type=int, default=0)
     judge.add_argument("--json", default=None, help="also write the figures here")
     judge.set_defaults(handler=evaluate)
+    show = commands.add_parser("demo", help="run each part of the method once on tiny random models")
+    show.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "comfyui-squeeze", "tiny"))
+    show.add_argument("--out", default="output")
+    show.add_argument("--prompt", default="Put the subject of Picture 1 small in the top left on a blue background")
+    show.set_defaults(handler=demo)
     return root
 
 

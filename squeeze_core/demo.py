@@ -1,12 +1,11 @@
 """The core on built-in tiny models: joint encoding, DLA, VAE identity and a stage schedule.
 
-Run with ``python -m squeeze_core.demo``. It builds a tiny random Qwen2.5-VL folder and a tiny
+Run with ``python -m squeeze_core demo``. It builds a tiny random Qwen2.5-VL folder and a tiny
 Qwen-Image VAE (no download), prints shapes and timings, and writes the schedule as a PNG.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import time
@@ -21,6 +20,7 @@ from .joint_encoder import JointEncoder
 from .schedule import StageSchedule
 from .schedule_preview import render_schedule
 from .tiny_models import TinyMLLMSpec, build_tiny_mllm
+from .tiny_vae import build_tiny_vae
 
 logger = logging.getLogger("squeeze.demo")
 
@@ -35,33 +35,17 @@ def _subject(colour: tuple[int, int, int], size: tuple[int, int]) -> Image.Image
     return Image.fromarray(pixels)
 
 
-def _tiny_vae():
-    from diffusers import AutoencoderKLQwenImage
-
-    torch.manual_seed(0)
-    return AutoencoderKLQwenImage(
-        base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
-        temperal_downsample=[False, True, True],
-    ).eval()
-
-
-def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "comfyui-squeeze", "tiny"))
-    parser.add_argument("--out", default="output")
-    parser.add_argument("--prompt", default="Put the subject of Picture 1 small in the top left on a blue background")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-
+def run_demo(cache: str, out: str, prompt: str) -> str:
+    """Runs each part once, logs shapes and timings, and returns the path of the schedule picture."""
     started = time.perf_counter()
-    folder = build_tiny_mllm(os.path.join(args.cache, "qwen2_5_vl"), TinyMLLMSpec(family="qwen2_5_vl"))
+    folder = build_tiny_mllm(os.path.join(cache, "qwen2_5_vl"), TinyMLLMSpec(family="qwen2_5_vl"))
     encoder = JointEncoder.from_folder(folder)
     logger.info("tiny Qwen2.5-VL ready in %.2fs: %d layers, width %d", time.perf_counter() - started,
                 encoder.num_layers, encoder.hidden_size)
 
     references = [_subject((200, 40, 40), (240, 320)), _subject((40, 160, 60), (300, 200))]
     started = time.perf_counter()
-    features = encoder.encode(args.prompt, references)
+    features = encoder.encode(prompt, references)
     logger.info("joint encoding in %.3fs: hidden states %s, image tokens per picture %s",
                 time.perf_counter() - started, tuple(features.hidden_states.shape), features.image_token_counts()[0])
 
@@ -75,7 +59,7 @@ def main(argv: list[str] | None = None) -> str:
                 time.perf_counter() - started, tuple(context.context.shape), gap)
 
     started = time.perf_counter()
-    latents = encode_identity(references, _tiny_vae(), pixel_budget=256 * 256)
+    latents = encode_identity(references, build_tiny_vae(), pixel_budget=256 * 256)
     logger.info("identity latents in %.3fs: %s", time.perf_counter() - started, [tuple(x.shape) for x in latents])
 
     schedule = StageSchedule.paper()
@@ -84,12 +68,9 @@ def main(argv: list[str] | None = None) -> str:
     table = ", ".join(f"{p:.2f}:{schedule.weights(p).semantic:.0f}/{schedule.weights(p).identity[0]:.0f}"
                       for p in progresses[:5])
     logger.info("paper schedule (progress: semantic/identity) %s ...", table)
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.abspath(os.path.join(args.out, "squeeze_demo_schedule.png"))
+    os.makedirs(out, exist_ok=True)
+    path = os.path.abspath(os.path.join(out, "squeeze_demo_schedule.png"))
     Image.fromarray(render_schedule(schedule, progresses)).save(path)
     logger.info("wrote %s", path)
     return path
 
-
-if __name__ == "__main__":
-    main()

@@ -172,16 +172,16 @@ def parse_points(text: str) -> tuple[tuple[float, float], ...]:
 
 
 def schedule_from_preset(
-    preset: str, first: float, second: float, identity_strength: float = 1.0,
+    preset: str, *, switch_1: float, switch_2: float, identity_strength: float = 1.0,
     semantic_points: str = "", identity_points: str = "", semantic_strength: float = 1.0,
 ) -> StageSchedule:
     """Build a schedule from a preset name and its two switch points (or custom breakpoint text)."""
     if preset == "always":
         schedule = StageSchedule.always(identity_strength)
     elif preset == "paper":
-        schedule = StageSchedule.paper(first, second, identity_strength=identity_strength)
+        schedule = StageSchedule.paper(switch_1, switch_2, identity_strength=identity_strength)
     elif preset == "semantic_first":
-        schedule = StageSchedule.semantic_first(first, second, identity_strength=identity_strength)
+        schedule = StageSchedule.semantic_first(switch_1, switch_2, identity_strength=identity_strength)
     elif preset == "custom":
         schedule = StageSchedule.custom(parse_points(semantic_points or "0:1"), parse_points(identity_points or "0:1"),
                                         identity_strength=identity_strength)

@@ -7,19 +7,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from squeeze_core.errors import InvalidImageError
+from squeeze_core.tiny_vae import build_tiny_vae
 from squeeze_core.identity import diffusers_vae_encoder, encode_identity, prepare_reference_pixels
 from squeeze_core.images import size_for_area
 
 
 @pytest.fixture(scope="module")
 def qwen_vae():
-    from diffusers import AutoencoderKLQwenImage
-
-    torch.manual_seed(0)
-    return AutoencoderKLQwenImage(
-        base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
-        temperal_downsample=[False, True, True],
-    ).eval()
+    return build_tiny_vae().eval()
 
 
 @pytest.fixture(scope="module")

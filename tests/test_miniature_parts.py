@@ -15,7 +15,7 @@ from squeeze_core.features import TokenRole
 from squeeze_core.latent_packing import pack_latents, token_grid, unpack_latents
 from squeeze_core.miniature.evaluation import proportion
 from squeeze_core.miniature.loop import WeightAverage
-from squeeze_core.miniature.spec import VAESizes
+from squeeze_core.tiny_vae import VAESizes
 from squeeze_core.miniature.vae_training import build_vae, calibrate_latents, refine_decoder, to_vae_pixels
 from squeeze_core.diffusion_config import DiffusionModelConfig
 from squeeze_core.schedule import StageWeights

@@ -7,7 +7,6 @@ import os
 
 import pytest
 import torch
-from diffusers import AutoencoderKLQwenImage
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -15,13 +14,13 @@ from squeeze_core.denoiser import build_transformer
 from squeeze_core.dla import DLAConfig, DualLayerAggregator
 from squeeze_core.files import save_diffusion_model, save_dla, save_vae
 from squeeze_core.miniature.shipped import SHIPPED
-from squeeze_core.miniature.spec import VAESizes
 from squeeze_core.diffusion_config import DiffusionModelConfig
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.schedule import schedule_from_preset
 from squeeze_core.miniature.subjects import split_subjects
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
+from squeeze_core.tiny_vae import build_tiny_vae
 from tools.comfyui_server import execution_error, saved_latents
 
 MLLM, DLA, MODEL, VAE = "parity-mllm", "parity_dla.safetensors", "parity_dit.safetensors", "parity_vae.safetensors"
@@ -52,8 +51,7 @@ def parity_files(comfy_server):
     transformer = build_transformer(config, seed=0)
     _perturb(transformer, 0.05, 2)
     save_diffusion_model(transformer.state_dict(), config, comfy_server.models("diffusion_models", MODEL))
-    torch.manual_seed(3)
-    vae = AutoencoderKLQwenImage(**VAESizes().kwargs())
+    vae = build_tiny_vae(seed=3)
     _perturb(vae, 0.05, 4)
     save_vae(vae, comfy_server.models("vae", VAE))
     reference = render_reference(split_subjects()[1][0], 64)[0]
@@ -119,8 +117,8 @@ def _compare(comfy_server, graph: dict, pipeline: SqueezePipeline, reference, na
     assert error is None, (error or {}).get("exception_message")
     in_comfyui = saved_latents(comfy_server, entry)["save"]
     sigmas = load_file(os.path.join(comfy_server.base, "output", "parity_sigmas.safetensors"))["sigmas"]
-    schedule = schedule_from_preset(SCHEDULES[name]["schedule"], SCHEDULES[name]["switch_1"],
-                                    SCHEDULES[name]["switch_2"],
+    schedule = schedule_from_preset(SCHEDULES[name]["schedule"], switch_1=SCHEDULES[name]["switch_1"],
+                                    switch_2=SCHEDULES[name]["switch_2"],
                                     semantic_points=SCHEDULES[name].get("semantic_breakpoints", ""),
                                     identity_points=SCHEDULES[name].get("identity_breakpoints", ""))
     noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(seed))

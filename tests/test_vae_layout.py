@@ -7,26 +7,22 @@ import os
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKLQwenImage
 from PIL import Image
 from safetensors.torch import save_file
 
 from squeeze_core.files.vae_layout import qwen_vae_to_wan_layout
+from squeeze_core.tiny_vae import build_tiny_vae
 from tests.harness.graphs import write_reference
 from tools.comfyui_server import execution_error, saved_latents
 
-SIZES = dict(base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
-             temperal_downsample=[False, True, True])
-
 
 def test_renamed_vae_loads_in_the_stock_loader_and_encodes_like_diffusers(comfy_server):
-    torch.manual_seed(0)
-    vae = AutoencoderKLQwenImage(**SIZES).eval()
+    vae = build_tiny_vae().eval()
     with torch.no_grad():
         for name, parameter in vae.named_parameters():
             if "gamma" not in name:
                 parameter.normal_(0.0, 0.1)
-    renamed = qwen_vae_to_wan_layout(vae.state_dict(), SIZES["num_res_blocks"])
+    renamed = qwen_vae_to_wan_layout(vae.state_dict(), vae.config.num_res_blocks)
     assert len(renamed) == len(vae.state_dict())
     save_file({name: value.contiguous() for name, value in renamed.items()},
               comfy_server.models("vae", "squeeze_tiny_vae.safetensors"))

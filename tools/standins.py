@@ -17,7 +17,7 @@ import sys
 
 from .comfyui_trees import PROJECT_ROOT, cache_dir, comfyui_path
 
-STANDIN_VERSION = 1
+STANDIN_VERSION = 2
 DIFFUSION_MODEL = ("diffusion_models", "qwen_image_edit_2509_fp8_e4m3fn.safetensors")
 VAE = ("vae", "qwen_image_vae.safetensors")
 MLLM = ("mllm", "Qwen2.5-VL-7B-Instruct")
@@ -81,16 +81,11 @@ def _qwen_image(path: str) -> None:
 
 
 def _wan_vae(path: str) -> None:
-    import torch
-    from comfy.ldm.wan.vae import WanVAE
-    from safetensors.torch import save_file
+    """The tiny Qwen-Image VAE, written in the Wan 2.1 layout the stock VAELoader reads."""
+    from squeeze_core.files import save_vae
+    from squeeze_core.tiny_vae import build_tiny_vae
 
-    module = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
-                    temperal_downsample=[False, True, True])
-    generator = torch.Generator().manual_seed(1)
-    tensors = {name: _initial_value(name, tuple(value.shape), generator).contiguous()
-               for name, value in module.state_dict().items()}
-    save_file(tensors, path)
+    save_vae(build_tiny_vae(seed=1), path)
 
 
 def _mllm(path: str) -> None:

@@ -7,28 +7,13 @@ from dataclasses import dataclass
 from ..dla import DLAConfig
 from ..diffusion_config import DiffusionModelConfig
 from ..tiny_models import TinyMLLMSpec
+from ..tiny_vae import VAESizes
 from .shipped import MLLM_FOLDER
 
 IMAGE_SIZE = 64
 """Side of every image of the domain, reference and output."""
 VISION_RESOLUTION = 112
 """The MLLM sees each reference at 112x112: 4x4 merged image tokens of 28 px."""
-
-
-@dataclass(frozen=True)
-class VAESizes:
-    """A Qwen-Image (Wan 2.1) VAE, narrow: 8x spatial compression to 16 channels. Only the base width may
-    differ from Qwen-Image's own: ComfyUI's VAELoader reads it from the weights and fixes the rest."""
-
-    base_dim: int = 8
-    z_dim: int = 16
-    dim_mult: tuple[int, ...] = (1, 2, 4, 4)
-    num_res_blocks: int = 2
-    attn_scales: tuple[float, ...] = ()
-    temperal_downsample: tuple[bool, ...] = (False, True, True)
-
-    def kwargs(self) -> dict:
-        return {name: list(value) if isinstance(value, tuple) else value for name, value in self.__dict__.items()}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from .loop import train
-from .spec import VAESizes
+from ..tiny_vae import VAESizes, build_tiny_vae
 
 
 INITIAL_LOG_VARIANCE = -8.0
@@ -15,10 +15,7 @@ encoder's small early means and slow reconstruction for hundreds of steps."""
 
 
 def build_vae(sizes: VAESizes, seed: int):
-    from diffusers import AutoencoderKLQwenImage
-
-    torch.manual_seed(seed)
-    vae = AutoencoderKLQwenImage(**sizes.kwargs())
+    vae = build_tiny_vae(sizes, seed)
     with torch.no_grad():
         vae.quant_conv.bias[sizes.z_dim:] = INITIAL_LOG_VARIANCE
     return vae
