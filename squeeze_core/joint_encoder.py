@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import replace
 from typing import Sequence
 
 import torch
@@ -186,7 +185,7 @@ class JointEncoder:
             )
         batch = sizes.pop() if sizes else 1
         budget = vision_pixel_budget or self.vision_pixel_budget
-        prompt_format = self.prompt_format if picture_labels else replace(self.prompt_format, picture_label="")
+        prompt_format = self.prompt_format.labelled(picture_labels)
         texts = [
             prompt_format.render(prompts[row if len(prompts) > 1 else 0], len(references), self.image_placeholder)
             for row in range(batch)
@@ -210,18 +209,12 @@ class JointEncoder:
             source=self.source,
         )
 
-    def _template_tokens(self) -> int:
-        drop = self.prompt_format.drop_template
-        if drop is True:
-            return self._prefix_tokens
-        return 0 if drop is False else int(drop)
-
     def _roles(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, num_images: int, tokens_per_image: list[int]
     ) -> torch.Tensor:
         roles = torch.full_like(input_ids, int(TokenRole.TEXT))
         roles[attention_mask == 0] = TokenRole.PAD
-        drop = self._template_tokens()
+        drop = self.prompt_format.template_tokens(self._prefix_tokens)
         for row in range(input_ids.shape[0]):
             real = attention_mask[row].nonzero().flatten()
             roles[row, real[:drop]] = TokenRole.TEMPLATE

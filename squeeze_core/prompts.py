@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import PromptError
 
@@ -41,11 +41,23 @@ class PromptFormat:
     def prefix(self) -> str:
         return self.template.split("{}")[0]
 
+    def labelled(self, picture_labels: bool) -> PromptFormat:
+        """This format, or the same without "Picture k:" labels (as the first Qwen-Image-Edit wrote them)."""
+        return self if picture_labels else replace(self, picture_label="")
+
+    def user_content(self, instruction: str, num_images: int, image_placeholder: str) -> str:
+        """The user turn: each labelled picture placeholder, then the instruction."""
+        pictures = "".join(self.picture_label.format(k + 1) + image_placeholder for k in range(num_images))
+        return pictures + instruction
+
     def render(self, instruction: str, num_images: int, image_placeholder: str) -> str:
-        pictures = "".join(
-            self.picture_label.format(k + 1) + image_placeholder for k in range(num_images)
-        )
-        return self.template.format(pictures + instruction)
+        return self.template.format(self.user_content(instruction, num_images, image_placeholder))
+
+    def template_tokens(self, prefix_tokens: int) -> int:
+        """How many leading tokens carry the template role, given how many tokens the prefix takes."""
+        if self.drop_template is True:
+            return prefix_tokens
+        return 0 if self.drop_template is False else int(self.drop_template)
 
 
 def check_instruction(instruction: str) -> str:

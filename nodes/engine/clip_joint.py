@@ -38,10 +38,8 @@ def encode_with_clip(clip, prompt: str, images: list[torch.Tensor], vision_pixel
     for image in images:
         batch = resize_to_area(to_image_batch(image), vision_pixels, 1, mode="area")
         pictures.append(batch.movedim(1, -1))
-    prompt_format = PromptFormat(template=QWEN_IMAGE_EDIT_TEMPLATE)
-    if not picture_labels:
-        prompt_format = PromptFormat(template=QWEN_IMAGE_EDIT_TEMPLATE, picture_label="")
-    text = "".join(prompt_format.picture_label.format(k + 1) + PLACEHOLDER for k in range(len(pictures))) + prompt
+    prompt_format = PromptFormat(template=QWEN_IMAGE_EDIT_TEMPLATE).labelled(picture_labels)
+    text = prompt_format.user_content(prompt, len(pictures), PLACEHOLDER)
     tokens = clip.tokenize(text, images=pictures, llama_template=prompt_format.template)
     clip.load_model()
     rows = [[pair[0] for pair in chunk] for chunk in tokens[name]]
@@ -56,7 +54,7 @@ def encode_with_clip(clip, prompt: str, images: list[torch.Tensor], vision_pixel
             embeds_info=embeds_info,
         )
     hidden = stacked.movedim(1, 0).float()
-    drop = len(text_tokenizer(prompt_format.prefix)["input_ids"])
+    drop = prompt_format.template_tokens(len(text_tokenizer(prompt_format.prefix)["input_ids"]))
     roles = torch.full(hidden.shape[1:3], int(TokenRole.TEXT), dtype=torch.long)
     roles[:, :drop] = TokenRole.TEMPLATE
     for k, info in enumerate(item for item in embeds_info if item.get("type") == "image"):
