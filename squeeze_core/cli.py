@@ -44,7 +44,7 @@ def generate(options: argparse.Namespace) -> None:
     schedule = schedule_from_preset(options.schedule, switch_1=options.switch_1, switch_2=options.switch_2,
                                     identity_strength=options.identity_strength)
     result = pipeline(options.prompt, references, schedule=schedule, height=options.size, width=options.size,
-                      steps=options.steps, guidance_scale=options.cfg,
+                      num_inference_steps=options.steps, guidance_scale=options.cfg,
                       generator=torch.Generator().manual_seed(options.seed))
     image = result.images[0]
     if options.side_by_side:

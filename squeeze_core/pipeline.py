@@ -1,7 +1,9 @@
-"""A standalone Squeeze pipeline in the diffusers style: check the inputs, jointly encode the instruction and
-the references with the MLLM (through the DLA), encode each reference's identity latents, prepare the
-latents, then denoise under the same StageSchedule the ComfyUI sampler runs (Euler on flow sigmas, optional
-classifier-free guidance, a step callback and interruption)."""
+"""The standalone Squeeze pipeline, a diffusers ``DiffusionPipeline``: jointly encode the instruction and the
+references with the MLLM (through the DLA), encode each reference's identity latents, then denoise under the
+same StageSchedule the ComfyUI sampler runs (Euler on flow sigmas, optional classifier-free guidance).
+
+One folder holds every part (``save_pretrained``/``from_pretrained``); ``from_files`` reads the pack's own
+files (ComfyUI's model folders) instead."""
 
 from __future__ import annotations
 
@@ -11,22 +13,28 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .denoiser import predict_velocity
-from .dla import AggregatedContext, DualLayerAggregator, base_conditioning
-from .files import load_diffusion_model, load_dla, load_vae
+from .dla import AggregatedContext, base_conditioning
 from .errors import InvalidImageError, ScheduleError
+from .files import load_diffusion_model, load_dla, load_vae
 from .identity import diffusers_vae_encoder, encode_identity
 from .images import ImageLike, check_reference
 from .joint_encoder import JointEncoder
+from .key_weighted_attention import install_key_weighting
 from .latent_packing import pack_latents, token_grid, unpack_latents
+from .pipeline_dla import PipelineDLA
 from .schedule import StageSchedule, progress_from_noise_level
 from .stage_conditioning import weighted_conditioning
 
 LATENT_SCALE = 8
 QWEN_IMAGE_SHIFT = 1.15
 """The flow shift ComfyUI gives Qwen-Image models by default."""
+OUTPUT_TYPES = ("np", "pil", "latent")
 
 
 def flow_sigmas(steps: int, shift: float = QWEN_IMAGE_SHIFT) -> torch.Tensor:
@@ -38,35 +46,58 @@ def flow_sigmas(steps: int, shift: float = QWEN_IMAGE_SHIFT) -> torch.Tensor:
 
 
 @dataclass
-class PipelineOutput:
-    images: np.ndarray  # [B, H, W, 3] uint8
-    latents: torch.Tensor  # [B, C, h, w], in the transformer's normalised latent space
+class SqueezePipelineOutput(BaseOutput):
+    images: np.ndarray | list[Image.Image] | None
+    """uint8 [B, H, W, 3] for ``output_type="np"``, PIL images for ``"pil"``, None for ``"latent"``."""
+    latents: torch.Tensor
+    """[B, C, h, w], in the transformer's normalised latent space."""
 
 
-StepCallback = Callable[["SqueezePipeline", int, float, torch.Tensor], None]
+StepCallback = Callable[["SqueezePipeline", int, float, dict], dict]
 
 
-class SqueezePipeline:
-    def __init__(self, transformer: torch.nn.Module, vae: torch.nn.Module, encoder: JointEncoder,
-                 dla: DualLayerAggregator | None = None, *, text_only: bool = False):
-        self.transformer = transformer
-        self.vae = vae
-        self.encoder = encoder
-        self.dla = dla
-        self.text_only = text_only
-        """The MLLM reads the instruction alone (the ablation of joint encoding); the references still give
-        their identity latents."""
+class SqueezePipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "mllm->dla->transformer->vae"
+    _optional_components = ["dla"]
+    _callback_tensor_inputs = ["latents"]
+
+    def __init__(self, transformer: torch.nn.Module, vae: torch.nn.Module, mllm: torch.nn.Module, processor,
+                 dla: PipelineDLA | None = None, vision_resolution: int = 384, text_only: bool = False):
+        """``text_only``: the MLLM reads the instruction alone (the ablation of joint encoding); the references
+        still give their identity latents."""
+        super().__init__()
+        install_key_weighting(transformer)
+        self.register_modules(transformer=transformer, vae=vae, mllm=mllm, processor=processor, dla=dla)
+        self.register_to_config(vision_resolution=vision_resolution, text_only=text_only)
         self._interrupt = False
 
     @classmethod
     def from_files(cls, mllm_folder: str | os.PathLike, transformer_path: str | os.PathLike,
                    vae_path: str | os.PathLike, dla_path: str | os.PathLike | None = None, *,
                    vision_resolution: int = 384, text_only: bool = False) -> SqueezePipeline:
-        encoder = JointEncoder.from_folder(mllm_folder, vision_pixel_budget=vision_resolution**2)
+        """From the pack's own files: an MLLM folder, and the diffusion model, VAE and DLA files."""
+        encoder = JointEncoder.from_folder(mllm_folder)
         dla = None
         if dla_path is not None:
-            dla = load_dla(dla_path, mllm_hidden_size=encoder.hidden_size, mllm_num_layers=encoder.num_layers).eval()
-        return cls(load_diffusion_model(transformer_path), load_vae(vae_path), encoder, dla, text_only=text_only)
+            module = load_dla(dla_path, mllm_hidden_size=encoder.hidden_size, mllm_num_layers=encoder.num_layers)
+            dla = PipelineDLA.wrap(module.eval())
+        return cls(load_diffusion_model(transformer_path), load_vae(vae_path), encoder.model, encoder.processor, dla,
+                   vision_resolution=vision_resolution, text_only=text_only)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, **kwargs) -> SqueezePipeline:
+        """A folder written by ``save_pretrained``; weights from safetensors only, no remote code, and local
+        files only unless ``local_files_only=False`` is passed."""
+        if kwargs.get("trust_remote_code"):
+            raise ValueError("SqueezePipeline never runs code from a model folder; leave trust_remote_code off")
+        kwargs.setdefault("local_files_only", True)
+        return super().from_pretrained(folder, use_safetensors=True, **kwargs)
+
+    @property
+    def encoder(self) -> JointEncoder:
+        source = os.path.basename(os.path.normpath(getattr(self.mllm, "name_or_path", "") or "mllm"))
+        return JointEncoder(self.mllm, self.processor, source=source,
+                            vision_pixel_budget=self.config.vision_resolution**2)
 
     @property
     def interrupt(self) -> bool:
@@ -76,8 +107,8 @@ class SqueezePipeline:
         """Ask a running call to stop after its current step (from a step callback or another thread)."""
         self._interrupt = True
 
-    def check_inputs(self, prompt: str | Sequence[str], references: Sequence[ImageLike], height: int, width: int,
-                     sigmas: torch.Tensor, guidance_scale: float) -> None:
+    def check_inputs(self, references: Sequence[ImageLike], height: int, width: int, sigmas: torch.Tensor,
+                     guidance_scale: float, output_type: str, callback_inputs: Sequence[str]) -> None:
         if not references:
             raise InvalidImageError("give at least one reference image of the subject")
         for k, reference in enumerate(references):
@@ -89,9 +120,14 @@ class SqueezePipeline:
             raise ScheduleError("sigmas must be a falling sequence of at least two noise levels")
         if guidance_scale < 1.0:
             raise ScheduleError(f"guidance_scale is 1 (off) or more, not {guidance_scale}")
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type is one of {OUTPUT_TYPES}, not {output_type!r}")
+        unknown = sorted(set(callback_inputs) - set(self._callback_tensor_inputs))
+        if unknown:
+            raise ValueError(f"callback_on_step_end_tensor_inputs {unknown} are not among {self._callback_tensor_inputs}")
 
     def encode_prompt(self, prompt: str | Sequence[str], references: Sequence[ImageLike]) -> AggregatedContext:
-        features = self.encoder.encode(prompt, [] if self.text_only else references)
+        features = self.encoder.encode(prompt, [] if self.config.text_only else references)
         if self.dla is None:
             return base_conditioning(features)
         with torch.no_grad():
@@ -102,21 +138,23 @@ class SqueezePipeline:
         return encode_identity(references, diffusers_vae_encoder(self.vae), pixel_budget=height * width)
 
     def prepare_latents(self, batch: int, height: int, width: int, generator: torch.Generator | None,
-                        latents: torch.Tensor | None = None) -> torch.Tensor:
+                        device: torch.device, latents: torch.Tensor | None = None) -> torch.Tensor:
         shape = (batch, self.vae.config.z_dim, height // LATENT_SCALE, width // LATENT_SCALE)
         if latents is not None:
             if tuple(latents.shape) != shape:
                 raise InvalidImageError(f"latents must have shape {shape}, not {tuple(latents.shape)}")
-            return latents.float()
-        return torch.randn(shape, generator=generator)
+            return latents.to(device=device, dtype=torch.float32)
+        return randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """uint8 [B, H, W, 3] pixels of normalised latents."""
         config = self.vae.config
         view = (1, -1, 1, 1)
-        raw = latents * torch.tensor(config.latents_std).view(view) + torch.tensor(config.latents_mean).view(view)
-        pixels = self.vae.decode(raw.unsqueeze(2).to(next(self.vae.parameters()).dtype)).sample[:, :, 0]
-        return ((pixels.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        mean = torch.tensor(config.latents_mean, device=latents.device).view(view)
+        std = torch.tensor(config.latents_std, device=latents.device).view(view)
+        pixels = self.vae.decode((latents * std + mean).unsqueeze(2).to(self.vae.dtype)).sample[:, :, 0]
+        return ((pixels.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
     @torch.no_grad()
     def __call__(
@@ -128,46 +166,69 @@ class SqueezePipeline:
         reference_strengths: Sequence[float] | None = None,
         height: int = 64,
         width: int = 64,
-        steps: int = 20,
-        sigmas: torch.Tensor | None = None,
+        num_inference_steps: int = 20,
+        sigmas: torch.Tensor | Sequence[float] | None = None,
         guidance_scale: float = 1.0,
         negative_prompt: str = " ",
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
         callback_on_step_end: StepCallback | None = None,
-        decode: bool = True,
-    ) -> PipelineOutput:
-        sigmas = flow_sigmas(steps) if sigmas is None else torch.as_tensor(sigmas, dtype=torch.float32).flatten()
-        self.check_inputs(prompt, references, height, width, sigmas, guidance_scale)
+        callback_on_step_end_tensor_inputs: Sequence[str] = ("latents",),
+    ) -> SqueezePipelineOutput | tuple:
+        """``sigmas`` (noise levels from high to 0, shift included) override ``num_inference_steps``; a
+        ``callback_on_step_end(pipe, step, sigma, {"latents": ...})`` may return replaced latents."""
+        sigmas = (flow_sigmas(num_inference_steps) if sigmas is None
+                  else torch.as_tensor(sigmas, dtype=torch.float32).flatten().cpu())
+        self.check_inputs(references, height, width, sigmas, guidance_scale, output_type,
+                          callback_on_step_end_tensor_inputs)
         schedule = schedule or StageSchedule.paper()
         strengths = tuple(reference_strengths or (1.0,) * len(references))
+        device = self._execution_device
         self._interrupt = False
         conditions = [self.encode_prompt(prompt, references)]
         if guidance_scale > 1.0:
             conditions.append(self.encode_prompt(negative_prompt, references))
-        identity = [pack_latents(latent.float()) for latent in self.encode_references(references, height, width)]
-        batch = max(conditions[0].context.shape[0], *(tokens.shape[0] for tokens in identity))
-        x = sigmas[0] * self.prepare_latents(batch, height, width, generator, latents)
+        identity = [latent.float().to(device) for latent in self.encode_references(references, height, width)]
+        batch = max(conditions[0].context.shape[0], *(latent.shape[0] for latent in identity))
+        x = sigmas[0].item() * self.prepare_latents(batch, height, width, generator, device, latents)
+        x = self._denoise(x, conditions, identity, sigmas, schedule, strengths, guidance_scale,
+                          callback_on_step_end, callback_on_step_end_tensor_inputs)
+        images = None if output_type == "latent" else self.decode(x)
+        if output_type == "pil":
+            images = [Image.fromarray(image) for image in images]
+        self.maybe_free_model_hooks()
+        return SqueezePipelineOutput(images, x) if return_dict else (images, x)
+
+    def _denoise(self, x: torch.Tensor, conditions: list[AggregatedContext], identity: list[torch.Tensor],
+                 sigmas: torch.Tensor, schedule: StageSchedule, strengths: tuple[float, ...], guidance_scale: float,
+                 callback: StepCallback | None, callback_inputs: Sequence[str]) -> torch.Tensor:
+        batch, device, dtype = x.shape[0], x.device, self.transformer.dtype
         grid = token_grid(*x.shape[-2:])
-        reference_grids = [token_grid(height // LATENT_SCALE, width // LATENT_SCALE)] * len(identity)
-        for index, (sigma, next_sigma) in enumerate(zip(sigmas[:-1].tolist(), sigmas[1:].tolist())):
-            if self._interrupt:
-                break
-            weights = schedule.weights(progress_from_noise_level(sigma), strengths)
-            tokens = pack_latents(x)
-            velocities = []
-            for condition in conditions:
-                step = weighted_conditioning(_expand(condition.context, batch), _expand(condition.attention_mask, batch),
-                                             _expand(condition.roles, batch),
-                                             [_expand(tokens_k, batch) for tokens_k in identity], reference_grids,
-                                             weights, tokens.shape[1])
-                velocities.append(predict_velocity(self.transformer, tokens, step, torch.full((batch,), sigma), grid))
-            velocity = velocities[0] if len(velocities) == 1 else (
-                velocities[1] + guidance_scale * (velocities[0] - velocities[1]))
-            x = x + (next_sigma - sigma) * unpack_latents(velocity.float(), *x.shape[-2:])
-            if callback_on_step_end is not None:
-                callback_on_step_end(self, index, sigma, x)
-        return PipelineOutput(self.decode(x) if decode else np.empty(0, dtype=np.uint8), x)
+        reference_grids = [token_grid(*latent.shape[-2:]) for latent in identity]
+        references = [_expand(pack_latents(latent), batch).to(dtype) for latent in identity]
+        streams = [(_expand(c.context, batch).to(device, dtype), _expand(c.attention_mask, batch).to(device),
+                    _expand(c.roles, batch).to(device)) for c in conditions]
+        levels = list(zip(sigmas[:-1].tolist(), sigmas[1:].tolist()))
+        with self.progress_bar(total=len(levels)) as progress:
+            for index, (sigma, next_sigma) in enumerate(levels):
+                if self._interrupt:
+                    break
+                weights = schedule.weights(progress_from_noise_level(sigma), strengths)
+                tokens = pack_latents(x).to(dtype)
+                timestep = torch.full((batch,), sigma, device=device)
+                velocities = [predict_velocity(self.transformer, tokens, weighted_conditioning(
+                    *stream, references, reference_grids, weights, tokens.shape[1]), timestep, grid).float()
+                              for stream in streams]
+                velocity = velocities[0] if len(velocities) == 1 else (
+                    velocities[1] + guidance_scale * (velocities[0] - velocities[1]))
+                x = x + (next_sigma - sigma) * unpack_latents(velocity, *x.shape[-2:])
+                if callback is not None:
+                    given = callback(self, index, sigma, {name: {"latents": x}[name] for name in callback_inputs})
+                    x = (given or {}).get("latents", x)
+                progress.update()
+        return x
 
 
 def _expand(tensor: torch.Tensor, batch: int) -> torch.Tensor:

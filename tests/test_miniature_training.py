@@ -31,5 +31,5 @@ def test_accelerate_launch_trains_on_two_cpu_processes(tmp_path):
     assert files.exists
     pipeline = SqueezePipeline.from_files(files.mllm, files.diffusion, files.vae, files.dla, vision_resolution=112)
     reference = render_reference(split_subjects()[1][0])[0]
-    result = pipeline("put it large in the centre on a dark background", [reference], steps=2)
+    result = pipeline("put it large in the centre on a dark background", [reference], num_inference_steps=2)
     assert result.images.shape == (1, 64, 64, 3) and np.isfinite(result.latents.numpy()).all()

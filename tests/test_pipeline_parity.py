@@ -122,7 +122,7 @@ def _compare(comfy_server, graph: dict, pipeline: SqueezePipeline, reference, na
                                     semantic_points=SCHEDULES[name].get("semantic_breakpoints", ""),
                                     identity_points=SCHEDULES[name].get("identity_breakpoints", ""))
     noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(seed))
-    result = pipeline(PROMPT, [reference], schedule=schedule, sigmas=sigmas, latents=noise, decode=False)
+    result = pipeline(PROMPT, [reference], schedule=schedule, sigmas=sigmas, latents=noise, output_type="latent")
     config = pipeline.vae.config
     raw = result.latents * torch.tensor(config.latents_std).view(1, -1, 1, 1) + torch.tensor(
         config.latents_mean).view(1, -1, 1, 1)

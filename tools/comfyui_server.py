@@ -32,6 +32,10 @@ class ComfyServer:
 
     base: str
     extra_nodes: list[str] = field(default_factory=list)
+    python: str = sys.executable
+    """The interpreter ComfyUI runs on (another environment than the tests' own, for an install test)."""
+    pack: str = PACK_ROOT
+    """The pack's folder, linked into custom_nodes as ComfyUI-Squeeze."""
     port: int = 0
     process: subprocess.Popen | None = None
     log_path: str = ""
@@ -51,15 +55,15 @@ class ComfyServer:
         os.makedirs(nodes_dir, exist_ok=True)
         for folder in ("input", "output", "temp", "user"):
             os.makedirs(os.path.join(self.base, folder), exist_ok=True)
-        for source in [PACK_ROOT, *self.extra_nodes]:
-            name = PACK_NAME if source == PACK_ROOT else os.path.basename(source)
+        for source in [self.pack, *self.extra_nodes]:
+            name = PACK_NAME if source == self.pack else os.path.basename(source)
             link = os.path.join(nodes_dir, name)
             if not os.path.lexists(link):
                 os.symlink(source, link)
         self.port = self.port or _free_port()
         self.log_path = os.path.join(self.base, "comfyui.log")
         command = [
-            sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+            self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
             "--base-directory", self.base, "--disable-api-nodes", "--disable-auto-launch",
             # A file, not :memory:: some versions' asset scanner needs tables that outlive one connection.
             "--database-url", f"sqlite:///{os.path.join(self.base, 'comfyui.db')}",

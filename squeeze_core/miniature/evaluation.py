@@ -83,7 +83,7 @@ def generate(pipeline: SqueezePipeline, cases: list[Sample], schedule: StageSche
         references = data.references[start:stop].permute(0, 2, 3, 1)
         generator = torch.Generator().manual_seed(seed * 100003 + start)
         result = pipeline(prompts, [references], schedule=schedule, height=image_size, width=image_size,
-                          steps=steps, generator=generator)
+                          num_inference_steps=steps, generator=generator)
         outputs.append(result.images)
     return np.concatenate(outputs)
 
