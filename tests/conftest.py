@@ -4,16 +4,15 @@ directly or through another, and is marked ``comfyui``: ``-m "not comfyui"`` run
 
 from __future__ import annotations
 
-import os
 from importlib import metadata
 
 import pytest
 
 from squeeze_core.joint_encoder import JointEncoder
 from squeeze_core.tiny_models import FAMILIES, TinyMLLMSpec, build_tiny_mllm
+from tests.harness.servers import start_test_server
 from tools.comfyui_trees import ComfyUITree, default_tree
 
-TEST_NODES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "comfy_nodes", "squeeze_test_nodes")
 
 
 @pytest.fixture(scope="session")
@@ -78,10 +77,6 @@ def comfyui_tree() -> ComfyUITree:
 @pytest.fixture(scope="session")
 def comfy_server(tmp_path_factory, comfyui_tree):
     """A real ComfyUI server of the tree under test with this pack linked in."""
-    from tools.comfyui_server import ComfyServer
-
-    base = tmp_path_factory.mktemp("comfyui_base")
-    build_tiny_mllm(base / "models" / "mllm" / "tiny-qwen2.5-vl", TinyMLLMSpec(family="qwen2_5_vl"))
-    server = ComfyServer(str(base), extra_nodes=[TEST_NODES]).start()
+    server = start_test_server(tmp_path_factory.mktemp("comfyui_base"))
     yield server
     server.stop()

@@ -8,7 +8,7 @@ import os
 import pytest
 from safetensors.torch import load_file
 
-from tests.harness.graphs import write_reference
+from tests.harness.graphs import TINY_VAE, write_reference
 from tools.comfyui_server import execution_error
 
 PROMPT = "Put the subject of Picture 1 small in the top left on a blue background"
@@ -25,7 +25,7 @@ def _graph(stock: str, reference: str, settings: dict) -> dict:
     return {
         "clip": {"class_type": "SqueezeTestTinyQwenImageCLIP",
                  "inputs": {"hidden_size": 64, "num_layers": 2, "weight_seed": 0}},
-        "vae": {"class_type": "SqueezeTestTinyVAE", "inputs": {"weight_seed": 0}},
+        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": TINY_VAE}},
         "image": {"class_type": "LoadImage", "inputs": {"image": reference}},
         "stock": {"class_type": stock, "inputs": {"clip": ["clip", 0], "prompt": PROMPT, "vae": ["vae", 0],
                                                   image_slot: ["image", 0]}},

@@ -15,7 +15,7 @@ import warnings
 
 import pytest
 
-from tests.conftest import TEST_NODES
+from tests.harness.servers import TEST_NODES
 from tests.harness.browser import Chromium
 from tests.harness.examples import TINY_CLIP
 from tools.run_workflow import start_example_server, workflow_files

@@ -8,10 +8,9 @@ import time
 
 import torch
 
-from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
-from tests.conftest import TEST_NODES
-from tests.harness.graphs import TINY_MLLM, multi_stage, tiny_pipeline, write_reference
-from tools.comfyui_server import ComfyServer, execution_error, saved_latents
+from tests.harness.graphs import multi_stage, tiny_pipeline, write_reference
+from tests.harness.servers import start_test_server
+from tools.comfyui_server import execution_error, saved_latents
 
 
 def _count_lines(path: str) -> int:
@@ -48,9 +47,7 @@ def test_interrupt_stops_within_a_step_and_leaves_nothing_behind(comfy_server, t
 
     after = comfy_server.run(_after_interrupt_probe(reference))
     assert after["status"]["status_str"] == "success", execution_error(after)
-    fresh_base = tmp_path / "fresh"
-    build_tiny_mllm(fresh_base / "models" / "mllm" / TINY_MLLM, TinyMLLMSpec(family="qwen2_5_vl"))
-    fresh = ComfyServer(str(fresh_base), extra_nodes=[TEST_NODES]).start()
+    fresh = start_test_server(tmp_path / "fresh")
     try:
         write_reference(fresh.base, "interrupt_subject.png")
         clean = fresh.run(_after_interrupt_probe(reference))

@@ -136,3 +136,20 @@ def test_output_types(pipe, reference):
     assert torch.equal(latents, arrays.latents)
     with pytest.raises(ValueError, match="output_type"):
         pipe(PROMPT, [reference], output_type="tensor")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_runs_on_a_gpu_with_generators_of_either_device(pipe, reference, tmp_path):
+    pipe.save_pretrained(tmp_path / "squeeze")
+    on_gpu = SqueezePipeline.from_pretrained(tmp_path / "squeeze").to("cuda")
+    on_gpu.set_progress_bar_config(disable=True)
+    cpu_noise = _latents(on_gpu, reference, seed=0)
+    assert cpu_noise.device.type == "cuda"
+    assert torch.allclose(cpu_noise.cpu(), _latents(pipe, reference, seed=0), atol=1e-3)
+    gpu_generator = torch.Generator("cuda").manual_seed(0)
+    result = on_gpu(PROMPT, [reference], num_inference_steps=3, generator=gpu_generator)
+    assert result.images.shape == (1, 64, 64, 3) and torch.isfinite(result.latents).all()
+    offloaded = SqueezePipeline.from_pretrained(tmp_path / "squeeze")
+    offloaded.set_progress_bar_config(disable=True)
+    offloaded.enable_model_cpu_offload()
+    assert torch.allclose(_latents(offloaded, reference, seed=0).cpu(), cpu_noise.cpu(), atol=1e-4)

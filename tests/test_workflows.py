@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TEST_NODES
+from tests.harness.servers import TEST_NODES
 from tests.harness.examples import set_seed, swap_clip_loaders
 from tools.run_workflow import run_prompt, start_example_server, workflow_files, workflow_prompt
 

@@ -32,6 +32,9 @@ LEFT_TO_THE_PROJECT = {"torch", "torchvision"}
 """Pinned in requirements-test.txt (this machine's local wheels); a tree's bare names would fetch others."""
 NOT_NEEDED = {"comfyui-workflow-templates"}
 """The stock template index (hundreds of MB); without it only that index 404s, the pack's templates still list."""
+UNLISTED = ("requests",)
+"""Imported by ComfyUI at start (``app/frontend_management.py``) but missing from its requirements.txt: an
+environment got it through transformers, whose 5.x no longer depends on it."""
 NEWEST_FRONTEND = (1, 58, 1)
 """The newest comfyui-frontend-package on PyPI: what artists on ComfyUI 0.33 and later run, so those trees get
 it in place of an older pin."""
@@ -120,7 +123,7 @@ def environment_requirements(tree_path: str) -> str:
                 pinned = _version_tuple(line.partition("==")[2]) if "==" in line else ()
                 line = f"{name}=={'.'.join(map(str, max(pinned, NEWEST_FRONTEND)))}"
             lines.append(line)
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *UNLISTED]) + "\n"
 
 
 def _unpack(target: str, extract) -> None:

@@ -53,11 +53,11 @@ def write_subject(input_dir: str, name: str = SUBJECT, size: int = 384) -> str:
 
 def write_miniature_subject(input_dir: str) -> str:
     """A subject the miniature never saw in training (a held-out identity), drawn as references are."""
-    identity = Subject(*MINIATURE_SUBJECT)
-    if identity not in split_subjects()[1]:
-        raise ValueError(f"the example subject {identity.description} must be a held-out identity")
+    subject = Subject(*MINIATURE_SUBJECT)
+    if subject not in split_subjects()[1]:
+        raise ValueError(f"the example subject {subject.description} must be a held-out subject")
     os.makedirs(input_dir, exist_ok=True)
-    Image.fromarray(render_reference(identity)[0]).save(os.path.join(input_dir, MINIATURE_SUBJECT_FILE))
+    Image.fromarray(render_reference(subject)[0]).save(os.path.join(input_dir, MINIATURE_SUBJECT_FILE))
     return MINIATURE_SUBJECT_FILE
 
 

@@ -8,6 +8,8 @@ import numpy as np
 from PIL import Image
 
 TINY_MLLM = "tiny-qwen2.5-vl"
+TINY_VAE = "tiny_qwen_image_vae.safetensors"
+"""Written by the comfy_server fixture: the tiny Qwen-Image VAE, in the layout the stock VAELoader reads."""
 
 
 def write_reference(server_base: str, name: str, size=(96, 64), colour=(200, 40, 40), mode="RGB") -> str:
@@ -29,7 +31,7 @@ def tiny_pipeline(reference: str, prompt: str = "put it small in the top left", 
     graph = {
         "model": {"class_type": "SqueezeTestTinyQwenImage", "inputs": {"context_dim": 32, "num_layers": 1,
                                                                        "weight_seed": 0}},
-        "vae": {"class_type": "SqueezeTestTinyVAE", "inputs": {"weight_seed": 0}},
+        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": TINY_VAE}},
         "mllm": {"class_type": "SqueezeMLLMLoader", "inputs": {"mllm_name": TINY_MLLM, "dtype": "float32"}},
         "image": {"class_type": "LoadImage", "inputs": {"image": reference}},
         "encode": {"class_type": "SqueezeMLLMEncode",

@@ -20,7 +20,6 @@ import folder_paths
 import torch
 from comfy import sd1_clip
 from comfy.ldm.qwen_image.controlnet import QwenImageControlNetModel
-from comfy.ldm.wan.vae import WanVAE
 from comfy.text_encoders.llama import Qwen25_7BVLI
 from comfy.text_encoders.qwen_image import QwenImageTEModel, QwenImageTokenizer
 from comfy.text_encoders.qwen_vl import Qwen2VLVisionTransformer
@@ -69,24 +68,6 @@ class SqueezeTestTinyQwenControlNet:
         return (comfy.controlnet.ControlNet(model, compression_ratio=1, latent_format=comfy.latent_formats.Wan21(),
                                             load_device=mm.get_torch_device(), manual_cast_dtype=None,
                                             extra_conds=[]),)
-
-
-class SqueezeTestTinyVAE:
-    """ComfyUI's Qwen-Image (Wan 2.1) VAE at width 8, loaded through comfy.sd.VAE like a file would be."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"weight_seed": ("INT", {"default": 0})}}
-
-    RETURN_TYPES = ("VAE",)
-    FUNCTION = "build"
-    CATEGORY = "squeeze_test"
-
-    def build(self, weight_seed):
-        module = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
-                        temperal_downsample=[False, True, True])
-        initialise(module, weight_seed)
-        return (comfy.sd.VAE(sd=module.state_dict()),)
 
 
 def _tiny_qwen_image_te(text_config: dict):
@@ -308,7 +289,6 @@ class SqueezeTestRecordCalls:
 
 NODE_CLASS_MAPPINGS = {
     "SqueezeTestTinyQwenImage": SqueezeTestTinyQwenImage,
-    "SqueezeTestTinyVAE": SqueezeTestTinyVAE,
     "SqueezeTestRecordCalls": SqueezeTestRecordCalls,
     "SqueezeTestTinyQwenImageCLIP": SqueezeTestTinyQwenImageCLIP,
     "SqueezeTestSaveConditioning": SqueezeTestSaveConditioning,
