@@ -34,3 +34,45 @@ def test_pack_entry_point_imports_outside_comfyui():
     )
     loaded = _modules_after(code)
     assert "squeeze_pack" in loaded
+
+
+def _imports(path: str) -> set[str]:
+    """Every module a file imports, relative imports resolved against the project root."""
+    import ast
+
+    package = os.path.relpath(os.path.dirname(path), ROOT).replace(os.sep, ".")
+    found = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            found.add(".".join([*base, node.module or ""]).strip("."))
+    return found
+
+
+def _python_files(folder: str) -> list[str]:
+    return [os.path.join(root, name) for root, _, names in os.walk(os.path.join(ROOT, folder))
+            for name in names if name.endswith(".py")]
+
+
+def test_imports_run_one_way():
+    """squeeze_core stands alone; nodes stand on it; node engine code never reaches back into node classes;
+    tools serve the product and never import the tests."""
+    rules = {
+        "squeeze_core": ("nodes", "tools", "tests", *COMFY_PREFIXES),
+        "nodes": ("tools", "tests"),
+        "tools": ("tests", "nodes"),
+        "scripts": ("tests",),
+    }
+    broken = []
+    for folder, forbidden in rules.items():
+        for path in _python_files(folder):
+            for module in _imports(path):
+                if module.split(".")[0] in forbidden:
+                    broken.append(f"{os.path.relpath(path, ROOT)} imports {module}")
+    engine_allowed = ("nodes.engine", "nodes.types", "nodes.errors", "squeeze_core")
+    for path in _python_files(os.path.join("nodes", "engine")):
+        broken += [f"{os.path.relpath(path, ROOT)} imports {module}" for module in _imports(path)
+                   if module.startswith(("nodes", "squeeze_core")) and not module.startswith(engine_allowed)]
+    assert broken == []
