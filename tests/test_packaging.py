@@ -57,8 +57,9 @@ def test_names_and_requirements_suit_the_registry_and_the_manager():
 
 
 def test_wheel_holds_the_core_and_the_shipped_miniature(tmp_path):
+    source = published_copy(str(tmp_path / "source"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path),
-                    PROJECT_ROOT], check=True, capture_output=True, text=True, timeout=600)
+                    source], check=True, capture_output=True, text=True, timeout=600)
     (wheel,) = tmp_path.glob("squeeze_subject-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "squeeze_core/pipeline.py" in names and "squeeze_core/files/dla.py" in names

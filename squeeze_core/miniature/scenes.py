@@ -12,15 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .domain.scenes import BACKGROUNDS
 from .subjects import Subject, subject_sprite
 
 SINGLE_POSITIONS = ("centre", "top left", "top right", "bottom left", "bottom right")
 ROWS = ("top", "middle", "bottom")
 SCALES = {"small": 3 / 8, "large": 5 / 8}
-BACKGROUNDS = {
-    "white": (235, 235, 235), "grey": (128, 128, 128), "dark": (30, 30, 34), "sand": (200, 185, 150),
-    "sky": (170, 195, 215),
-}
 TURNS = ("", ", turned right", ", upside down", ", turned left")
 MARGIN = 1 / 16
 

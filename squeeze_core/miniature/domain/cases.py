@@ -1,0 +1,55 @@
+"""Cases of the domain: the subject(s), each reference picture's pose and ground, the instruction and the
+target pose(s). The same seed always gives the same cases."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from .scenes import BACKGROUNDS, PAIR_LAYOUTS, POSITIONS, Instruction, Pose, render, target_poses
+from .subjects import Subject
+
+KIND_RATES = {"place": 0.45, "open": 0.15, "keep": 0.15, "pair": 0.25}
+"""How often each kind of instruction is drawn: ``keep`` rewards copying the reference's pose, as real paired
+data sometimes does; the others ask for another pose or leave it open."""
+
+
+@dataclass(frozen=True)
+class Case:
+    subjects: tuple[Subject, ...]
+    reference_poses: tuple[Pose, ...]
+    reference_grounds: tuple[str, ...]
+    instruction: Instruction
+    target_poses: tuple[Pose, ...]
+
+
+def _pose(rng: random.Random) -> Pose:
+    return Pose(rng.choice(POSITIONS), rng.randrange(4))
+
+
+def draw_case(rng: random.Random, subjects: list[Subject]) -> Case:
+    grounds = sorted(BACKGROUNDS)
+    kind = rng.choices(list(KIND_RATES), weights=list(KIND_RATES.values()))[0]
+    count = 2 if kind == "pair" else 1
+    chosen = tuple(rng.sample(subjects, count))
+    references = tuple(_pose(rng) for _ in chosen)
+    reference_grounds = tuple(rng.choice(grounds) for _ in chosen)
+    place = rng.choice(sorted(PAIR_LAYOUTS) if kind == "pair" else POSITIONS)
+    instruction = Instruction(kind, rng.choice(grounds), place, rng.randrange(4))
+    targets = tuple(target_poses(instruction, references[0], rng.randrange(4)))
+    return Case(chosen, references, reference_grounds, instruction, targets)
+
+
+def draw_cases(count: int, subjects: list[Subject], seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    return [draw_case(rng, subjects) for _ in range(count)]
+
+
+def render_case(case: Case) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]:
+    """(one reference picture per subject, the target picture, one target mask per subject)."""
+    references = [render([subject], [pose], ground)[0]
+                  for subject, pose, ground in zip(case.subjects, case.reference_poses, case.reference_grounds)]
+    target, masks = render(list(case.subjects), list(case.target_poses), case.instruction.background)
+    return references, target, masks
