@@ -34,6 +34,13 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$own_requirements" -r "$tree_requirements" >&2
+  echo "$tree" > "$venv/.tree"
   touch "$venv/.complete"
+  # An environment of the same kind built for this tree before (other requirements) is stale: about 6 GB each.
+  for old in "$cache/$kind"-*; do
+    if [ "$old" != "$venv" ] && [ -f "$old/.tree" ] && [ "$(cat "$old/.tree")" = "$tree" ]; then
+      rm -rf "$old"
+    fi
+  done
 fi
 echo "$venv"

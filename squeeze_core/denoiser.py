@@ -7,6 +7,7 @@ import torch
 
 from .key_weighted_attention import install_key_weighting
 from .diffusion_config import DiffusionModelConfig
+from .seeding import seeded
 from .stage_conditioning import StepConditioning
 
 
@@ -14,9 +15,8 @@ def build_transformer(config: DiffusionModelConfig, seed: int | None = None):
     """A diffusers ``QwenImageTransformer2DModel`` of these sizes, its attention able to weight keys."""
     from diffusers import QwenImageTransformer2DModel
 
-    if seed is not None:
-        torch.manual_seed(seed)
-    transformer = QwenImageTransformer2DModel(**config.model_kwargs())
+    with seeded(seed):
+        transformer = QwenImageTransformer2DModel(**config.model_kwargs())
     install_key_weighting(transformer)
     return transformer
 

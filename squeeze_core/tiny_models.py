@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Sequence
 
-import torch
+from .seeding import seeded
 
 QWEN_SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -49,6 +49,12 @@ class TinyMLLMSpec:
     vision_depth: int = 2
     vocab_size: int = 512
     seed: int = 0
+    vision_patch_size: int | None = None
+    """Pixels per vision patch side; None: the family's own (14, Qwen3-VL 16)."""
+
+    @property
+    def patch_size(self) -> int:
+        return self.vision_patch_size or (16 if self.family == "qwen3_vl" else 14)
 
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
@@ -93,12 +99,13 @@ def _config(spec: TinyMLLMSpec, vocab: int, ids: dict[str, int]):
     if spec.family == "qwen2_vl":
         text["rope_scaling"] = {"type": "mrope", "mrope_section": mrope}
         vision = dict(depth=depth, embed_dim=width, hidden_size=spec.hidden_size, num_heads=4, mlp_ratio=2,
-                      patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
+                      patch_size=spec.patch_size, spatial_merge_size=2, temporal_patch_size=2)
         return Qwen2VLConfig(text_config=text, vision_config=vision, **tokens)
     if spec.family == "qwen2_5_vl":
         text["rope_scaling"] = {"type": "mrope", "mrope_section": mrope}
         vision = dict(depth=depth, hidden_size=width, intermediate_size=2 * width, out_hidden_size=spec.hidden_size,
-                      num_heads=4, patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
+                      num_heads=4, patch_size=spec.patch_size, spatial_merge_size=2, temporal_patch_size=2,
+                      window_size=4 * spec.patch_size,
                       fullatt_block_indexes=[depth - 1])
         return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **tokens)
     if spec.family == "qwen3_vl":
@@ -106,23 +113,25 @@ def _config(spec: TinyMLLMSpec, vocab: int, ids: dict[str, int]):
         text["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope,
                                    "mrope_interleaved": True}
         vision = dict(depth=depth, hidden_size=width, intermediate_size=2 * width, out_hidden_size=spec.hidden_size,
-                      num_heads=4, patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
+                      num_heads=4, patch_size=spec.patch_size, spatial_merge_size=2, temporal_patch_size=2,
                       num_position_embeddings=64, deepstack_visual_indexes=[0])
         return Qwen3VLConfig(text_config=text, vision_config=vision, **tokens)
     raise ValueError(f"unknown tiny MLLM family {spec.family!r}; choose one of {FAMILIES}")
 
 
-def _processor(family: str, tokenizer):
+def _processor(spec: TinyMLLMSpec, tokenizer):
     from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen3VLProcessor
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
     from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
-    if family == "qwen3_vl":
-        image = Qwen2VLImageProcessor(patch_size=16, merge_size=2, min_pixels=32 * 32, max_pixels=4096 * 32 * 32)
+    factor = 2 * spec.patch_size
+    image = Qwen2VLImageProcessor(patch_size=spec.patch_size, merge_size=2, min_pixels=factor * factor,
+                                  max_pixels=4096 * factor * factor)
+    if spec.family == "qwen3_vl":
         return Qwen3VLProcessor(image_processor=image, tokenizer=tokenizer,
-                                video_processor=Qwen3VLVideoProcessor(patch_size=16))
-    image = Qwen2VLImageProcessor(patch_size=14, merge_size=2, min_pixels=28 * 28, max_pixels=4096 * 28 * 28)
-    return Qwen2VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor())
+                                video_processor=Qwen3VLVideoProcessor(patch_size=spec.patch_size))
+    return Qwen2VLProcessor(image_processor=image, tokenizer=tokenizer,
+                            video_processor=Qwen2VLVideoProcessor(patch_size=spec.patch_size))
 
 
 def build_tiny_mllm_parts(spec: TinyMLLMSpec = TinyMLLMSpec(), corpus: Sequence[str] = ()):
@@ -132,13 +141,9 @@ def build_tiny_mllm_parts(spec: TinyMLLMSpec = TinyMLLMSpec(), corpus: Sequence[
     tokenizer = build_tiny_tokenizer(spec.vocab_size, corpus)
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN_SPECIAL_TOKENS}
     config = _config(spec, len(tokenizer), ids)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(spec.seed)
-    try:
+    with seeded(spec.seed):
         model = AutoModelForImageTextToText.from_config(config)
-    finally:
-        torch.random.set_rng_state(generator_state)
-    return model, _processor(spec.family, tokenizer)
+    return model, _processor(spec, tokenizer)
 
 
 def save_mllm_folder(model, processor, folder: str | os.PathLike) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
+from .seeding import seeded
 
 
 @dataclass(frozen=True)
@@ -28,5 +28,5 @@ def build_tiny_vae(sizes: VAESizes = VAESizes(), seed: int = 0):
     """A diffusers ``AutoencoderKLQwenImage`` of these sizes, its random weights drawn from ``seed``."""
     from diffusers import AutoencoderKLQwenImage
 
-    torch.manual_seed(seed)
-    return AutoencoderKLQwenImage(**sizes.kwargs())
+    with seeded(seed):
+        return AutoencoderKLQwenImage(**sizes.kwargs())

@@ -16,6 +16,7 @@ from ..dla import DualLayerAggregator
 from ..files import load_vae, save_diffusion_model, save_dla, save_vae
 from .domain_data import DomainDataset, draw_samples
 from ..joint_encoder import JointEncoder
+from ..seeding import seeded
 from ..tiny_models import save_mllm_folder
 from .diffusion_training import Stage, train_stage
 from .mllm_teaching import teach_mllm
@@ -92,7 +93,8 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     logger.info("encoded %d samples (%d context tokens each at most) at %.0f s", len(data),
                 features.hidden_states.shape[2], time.perf_counter() - started)
     transformer = build_transformer(spec.diffusion, seed=spec.seed)
-    dla = DualLayerAggregator(spec.dla_config()) if variant != "last_layer" else None
+    with seeded(spec.seed + 1):
+        dla = DualLayerAggregator(spec.dla_config()) if variant != "last_layer" else None
     for number, stage in enumerate(plan.stages, start=1):
         transformer, dla = train_stage(accelerator, transformer, dla, features, latents, stage, seed=spec.seed)
         if checkpoints is not None and number < len(plan.stages) and accelerator.is_main_process:

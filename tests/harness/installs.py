@@ -32,8 +32,10 @@ def comfy_cli() -> str:
 
 
 def published_copy(target: str) -> str:
-    """The tracked files of the pack (what a clone or a registry archive holds) copied into ``target``."""
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, check=True, capture_output=True)
+    """The pack's files as a commit of the working tree would hold them (tracked, and new ones git does not
+    ignore): what a clone or a registry archive gets, copied into ``target``."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=PROJECT_ROOT, check=True, capture_output=True)
     for name in filter(None, listed.stdout.decode().split("\0")):
         source = os.path.join(PROJECT_ROOT, name)
         if os.path.isfile(source):
