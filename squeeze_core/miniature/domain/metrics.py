@@ -5,7 +5,7 @@ instruction, never to identity).
 Shape and turn are the cut pattern that best overlaps the subject's silhouette; the palette is the hue of the
 code area (first colour, read by hue angle, as its stripes are shades of it) and the colour of the ring
 (second); a mid bit is whether its block is lighter or darker than the first colour; a fine bit is whether
-its cell's stripes run across (rows alternate) or down.
+its cell's stripes run across or down.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ A subject is a 32 x 32 sprite: a square of 8-pixel blocks with some outer blocks
   central 16 x 16 code area, the second the outer ring.
 - Mid (visible to the MLLM's low-pass view, never named): one bit per central 8 x 8 block, whether its stripes
   are a light or a dark shade of the first colour.
-- Fine (invisible at low pass): one bit per central 4 x 4 cell, whether its one-pixel stripes run across or
-  down. Both orientations have the same mean colour, so any view averaging 4 x 4 pixels loses them; the
-  VAE sees them at full resolution.
+- Fine (invisible at low pass): one bit per central 4 x 4 cell, whether its two-pixel stripes run across or
+  down. Both orientations have the same mean colour over the cell, so a view that averages 4 x 4 pixels (the
+  MLLM's) loses them exactly; the VAE sees them at full resolution.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import numpy as np
 SPRITE = 32
 BLOCK = 8
 CELL = 4
+STRIPE = 2
+"""Stripe width inside a fine cell: two stripes per cell, one of each shade."""
 CODE_ORIGIN = 8
 """The code area is the central 16 x 16 pixels (blocks (1, 1) to (2, 2)), which no shape cuts."""
 MID_BITS = 4
@@ -49,7 +51,7 @@ class Subject:
     mid: int
     """MID_BITS bits: bit k set = central block k (row-major) striped with the light shade."""
     fine: int
-    """FINE_BITS bits: bit k set = central cell k (row-major) striped across (rows alternate)."""
+    """FINE_BITS bits: bit k set = central cell k (row-major) striped across (stripes run left to right)."""
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPE_CUTS:
@@ -110,7 +112,7 @@ def _code_area(subject: Subject) -> np.ndarray:
     for k in range(FINE_BITS):
         row, column = divmod(k, cells)
         block = (row * CELL // BLOCK) * 2 + column * CELL // BLOCK
-        stripes = (yy if across[k] else xx) % 2 == 1
+        stripes = (yy if across[k] else xx) // STRIPE % 2 == 1
         window = area[row * CELL:(row + 1) * CELL, column * CELL:(column + 1) * CELL]
         window[stripes] = shade(subject.primary, bool(light[block]))
     return area
