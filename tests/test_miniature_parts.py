@@ -17,14 +17,13 @@ from squeeze_core.miniature.evaluation import proportion
 from squeeze_core.miniature.loop import WeightAverage
 from squeeze_core.tiny_vae import VAESizes
 from squeeze_core.miniature.vae_training import build_vae, calibrate_latents, refine_decoder, to_vae_pixels
-from squeeze_core.diffusion_config import DiffusionModelConfig
+from tests.harness.tiny_parts import TINY_DIFFUSION
 from squeeze_core.schedule import StageWeights
 from squeeze_core.side_by_side import side_by_side
 from squeeze_core.stage_conditioning import weighted_conditioning
 from squeeze_core.files import load_vae, save_vae
 
-CONFIG = DiffusionModelConfig(num_layers=2, attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
-                              axes_dims_rope=(4, 6, 6))
+CONFIG = TINY_DIFFUSION
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,16 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from squeeze_core.denoiser import build_transformer
-from squeeze_core.dla import DLAConfig, DualLayerAggregator
+from squeeze_core.dla import DualLayerAggregator
 from squeeze_core.files import save_diffusion_model, save_dla, save_vae
 from squeeze_core.miniature.shipped import SHIPPED
-from squeeze_core.diffusion_config import DiffusionModelConfig
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.schedule import schedule_from_preset
 from squeeze_core.miniature.subjects import split_subjects
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 from squeeze_core.tiny_vae import build_tiny_vae
+from tests.harness.tiny_parts import TINY_DIFFUSION, TINY_DLA
 from tools.comfyui_server import execution_error, saved_latents
 
 MLLM, DLA, MODEL, VAE = "parity-mllm", "parity_dla.safetensors", "parity_dit.safetensors", "parity_vae.safetensors"
@@ -43,14 +43,12 @@ def _perturb(module: torch.nn.Module, std: float, seed: int) -> None:
 @pytest.fixture(scope="module")
 def parity_files(comfy_server):
     build_tiny_mllm(comfy_server.models("mllm", MLLM), TinyMLLMSpec(family="qwen2_5_vl"))
-    dla = DualLayerAggregator(DLAConfig(32, 4, tuple(range(5)), context_dim=32, pool_dim=32))
+    dla = DualLayerAggregator(TINY_DLA)
     _perturb(dla, 0.2, 1)
     save_dla(dla, comfy_server.models("squeeze_dla", DLA))
-    config = DiffusionModelConfig(num_layers=2, attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
-                                  axes_dims_rope=(4, 6, 6))
-    transformer = build_transformer(config, seed=0)
+    transformer = build_transformer(TINY_DIFFUSION, seed=0)
     _perturb(transformer, 0.05, 2)
-    save_diffusion_model(transformer.state_dict(), config, comfy_server.models("diffusion_models", MODEL))
+    save_diffusion_model(transformer.state_dict(), TINY_DIFFUSION, comfy_server.models("diffusion_models", MODEL))
     vae = build_tiny_vae(seed=3)
     _perturb(vae, 0.05, 4)
     save_vae(vae, comfy_server.models("vae", VAE))
