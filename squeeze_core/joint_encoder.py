@@ -24,6 +24,13 @@ from .prompts import PromptFormat, as_plain_text, check_instruction
 logger = logging.getLogger("squeeze")
 
 DEFAULT_VISION_PIXELS = 384 * 384
+RESIZE_MODES = {0: "nearest-exact", 2: "bilinear", 3: "bicubic", 4: "area"}
+"""PIL's resampling codes (an image processor's ``resample``) as torch resize modes; others resize bicubic."""
+
+
+def vision_resize_mode(image_processor) -> str:
+    """How the pictures are shrunk to the vision budget: as the MLLM's own image processor resamples."""
+    return RESIZE_MODES.get(int(getattr(image_processor, "resample", 3)), "bicubic")
 
 
 class JointEncoder:
@@ -53,6 +60,7 @@ class JointEncoder:
         image_processor = processor.image_processor
         self.merge_size = int(getattr(image_processor, "merge_size", 1))
         self.patch_factor = int(getattr(image_processor, "patch_size", 14)) * self.merge_size
+        self.resize_mode = vision_resize_mode(image_processor)
         self._prefix_tokens = len(tokenizer(prompt_format.prefix, add_special_tokens=False)["input_ids"])
         self.control_tokens = tuple(tokenizer.get_added_vocab())
 
@@ -139,7 +147,7 @@ class JointEncoder:
         for row in range(batch):
             for reference in references:
                 picture = reference[row if reference.shape[0] > 1 else 0]
-                pictures.append(resize_to_area(picture[None], budget, self.patch_factor, mode="bicubic")[0])
+                pictures.append(resize_to_area(picture[None], budget, self.patch_factor, mode=self.resize_mode)[0])
         return pictures
 
     def model_inputs(self, texts: list[str], pictures: list[torch.Tensor], budget: int) -> dict:

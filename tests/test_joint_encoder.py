@@ -13,6 +13,7 @@ from squeeze_core.features import TokenRole, image_role
 from squeeze_core.images import resize_to_area, to_image_batch
 from squeeze_core.joint_encoder import JointEncoder
 from squeeze_core.prompts import PromptFormat
+from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 
 PICTURES = [
     torch.rand(1, 100, 150, 3, generator=torch.Generator().manual_seed(1)),
@@ -143,10 +144,32 @@ def test_folder_problems_are_named(tmp_path, tiny_mllm_folder):
 def test_tiny_models_are_deterministic(tmp_path, tiny_mllm_folder):
     from safetensors.torch import load_file
 
-    from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 
     again = build_tiny_mllm(tmp_path / "again", TinyMLLMSpec(family="qwen2_5_vl"))
     first = load_file(os.path.join(tiny_mllm_folder("qwen2_5_vl"), "model.safetensors"))
     second = load_file(os.path.join(again, "model.safetensors"))
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def _same_block_means() -> list[torch.Tensor]:
+    """Two 64 x 64 pictures that differ only inside 4 x 4 blocks: stripes across against stripes down."""
+    rows, columns = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    pictures = []
+    for lines in (rows, columns):
+        picture = torch.full((1, 64, 64, 3), 0.3)
+        picture[0, lines % 4 >= 2] = 0.8
+        pictures.append(picture)
+    return pictures
+
+
+@pytest.mark.parametrize("resample, same", [(4, True), (3, False)])
+def test_pictures_shrink_as_the_image_processor_resamples(tmp_path, resample, same):
+    """A box-resampling processor's view averages each block exactly, so detail inside a block never reaches
+    the MLLM (the miniature's low-pass view); the Qwen families' bicubic view lets some through."""
+    folder = build_tiny_mllm(tmp_path / "mllm", TinyMLLMSpec(vision_patch_size=2, vision_resample=resample))
+    encoder = JointEncoder.from_folder(folder, vision_pixel_budget=16 * 16)
+    states = [encoder.encode("describe", [picture]).hidden_states for picture in _same_block_means()]
+    assert encoder.resize_mode == ("area" if same else "bicubic")
+    gap = (states[0] - states[1]).abs().max().item()
+    assert gap < 1e-5 if same else gap > 1e-3, gap
