@@ -184,8 +184,8 @@ class JointEncoder:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
             raise PromptError("give at least one prompt")
-        prompts = [as_plain_text(check_instruction(p), self.control_tokens) for p in prompts]
         references = [to_image_batch(image) for image in images]
+        prompts = [as_plain_text(check_instruction(p, len(references)), self.control_tokens) for p in prompts]
         sizes = {len(prompts), *(r.shape[0] for r in references)} - {1}
         if len(sizes) > 1:
             raise InvalidImageError(

@@ -60,11 +60,14 @@ class PromptFormat:
         return 0 if self.drop_template is False else int(self.drop_template)
 
 
-def check_instruction(instruction: str) -> str:
+def check_instruction(instruction: str, pictures: int) -> str:
+    """An empty prompt with pictures is the unconditional of an edit (the negative of classifier-free guidance,
+    as Qwen-Image-Edit's is); with no picture there is nothing to encode, so it is a forgotten prompt."""
     if not isinstance(instruction, str):
         raise PromptError(f"the prompt must be text, not {type(instruction).__name__}")
-    if not instruction.strip():
-        raise PromptError("the prompt is empty: write an instruction such as 'the same toy on a beach at sunset'")
+    if not instruction.strip() and not pictures:
+        raise PromptError("the prompt is empty and no picture is given: write an instruction such as 'the same "
+                          "toy on a beach at sunset', or connect a picture")
     return instruction
 
 

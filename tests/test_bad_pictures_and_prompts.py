@@ -1,5 +1,5 @@
 """Bad-input corpus, pictures and prompts: tiny, huge, extreme aspect, 16-bit, CMYK, grey, transparent, corrupt,
-a batch of frames; empty, blank, over-long, control characters, typed control tokens
+a batch of frames; empty or blank (refused without a picture, the unconditional with one), over-long, control characters, typed control tokens
 (tests/harness/bad_input.py)."""
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def _transparent(server, reference):
     graph["rgba"] = {"class_type": "JoinImageWithAlpha", "inputs": {"image": ["image", 0], "alpha": ["image", 1]}}
     graph["encode"]["inputs"]["image1"] = ["rgba", 0]
     graph["identity"]["inputs"]["image1"] = ["rgba", 0]
+    return graph
+
+
+def _without_picture(graph: dict) -> dict:
+    del graph["encode"]["inputs"]["image1"]
     return graph
 
 
@@ -78,9 +83,11 @@ CASES = {
     "16-bit picture": Handled(_sixteen_bit),
     "batch of five frames": Handled(_frames),
     "batch of five frames, one latent": Handled(_frames_one_latent),
-    "empty prompt": Refused(lambda s, r: tiny_pipeline(r, prompt=""), "encode", [PROMPT_FIX, "prompt is empty"]),
-    "blank prompt": Refused(lambda s, r: tiny_pipeline(r, prompt=" \n\t "), "encode",
-                            [PROMPT_FIX, "prompt is empty", "write an"]),
+    "empty prompt, no picture": Refused(lambda s, r: _without_picture(tiny_pipeline(r, prompt="")), "encode",
+                                        [PROMPT_FIX, "prompt is empty and no picture"]),
+    "blank prompt, no picture": Refused(lambda s, r: _without_picture(tiny_pipeline(r, prompt=" \n\t ")), "encode",
+                                        [PROMPT_FIX, "prompt is empty", "write an"]),
+    "blank prompt with a picture (the unconditional)": Handled(lambda s, r: tiny_pipeline(r, prompt=" ")),
     "over-long prompt": Refused(lambda s, r: tiny_pipeline(r, prompt="put it small " * 4000), "encode",
                                 [PROMPT_FIX, "tokens, more than this MLLM's context of 8192", "shorten the prompt"]),
     "control characters": Handled(lambda s, r: tiny_pipeline(r, prompt="put it\x00 small\x07 in the\x1b top left")),

@@ -117,9 +117,17 @@ def test_template_drop_is_configurable(tiny_mllm_folder):
 
 
 @pytest.mark.parametrize("prompt", ["", "   \n"])
-def test_empty_prompt_is_refused(qwen25_encoder, prompt):
-    with pytest.raises(PromptError, match="prompt is empty"):
-        qwen25_encoder.encode(prompt, PICTURES[:1])
+def test_empty_prompt_without_pictures_is_refused(qwen25_encoder, prompt):
+    with pytest.raises(PromptError, match="prompt is empty and no picture"):
+        qwen25_encoder.encode(prompt)
+
+
+def test_empty_prompt_with_a_picture_is_the_unconditional(qwen25_encoder):
+    """Classifier-free guidance's negative for an edit: the pictures with no instruction."""
+    features = qwen25_encoder.encode(" ", PICTURES[:1])
+    assert int((features.roles == image_role(0)).sum()) > 0
+    assert int((features.roles == TokenRole.TEXT).sum()) < int(
+        (qwen25_encoder.encode("put it small in the top left", PICTURES[:1]).roles == TokenRole.TEXT).sum())
 
 
 def test_tiny_and_extreme_pictures_encode(qwen25_encoder):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from squeeze_core.denoiser import build_transformer, predict_velocity
-from squeeze_core.miniature.domain_data import DomainDataset, draw_samples
+from squeeze_core.miniature.case_data import CaseData, draw_split
 from squeeze_core.features import TokenRole
 from squeeze_core.latent_packing import pack_latents, token_grid, unpack_latents
 from squeeze_core.miniature.evaluation import proportion
@@ -28,7 +28,7 @@ CONFIG = TINY_DIFFUSION
 
 @pytest.fixture(scope="module")
 def images() -> torch.Tensor:
-    return DomainDataset(draw_samples(24, "train", 3)).targets
+    return CaseData(draw_split(24, "train", 3)).targets
 
 
 def test_calibration_gives_the_target_statistics_and_keeps_the_reconstruction(images, tmp_path):

@@ -8,8 +8,7 @@ import pytest
 
 from squeeze_core.miniature.ablation import DEFAULT_SCHEDULE
 from squeeze_core.miniature.evaluation import generate, held_out_cases, random_references, score
-from squeeze_core.miniature.shipped import SHIPPED
-from squeeze_core.miniature.spec import MiniatureSpec
+from squeeze_core.miniature.shipped import SHIPPED, SHIPPED_VISION_RESOLUTION
 from squeeze_core.pipeline import SqueezePipeline
 
 CASES, SEED, STEPS = 60, 1, 20
@@ -23,7 +22,7 @@ for other CPUs' arithmetic."""
 @pytest.fixture(scope="module")
 def shipped_results():
     pipeline = SqueezePipeline.from_files(SHIPPED.mllm, SHIPPED.diffusion, SHIPPED.vae, SHIPPED.dla,
-                                          vision_resolution=MiniatureSpec().vision_resolution)
+                                          vision_resolution=SHIPPED_VISION_RESOLUTION)
     cases = held_out_cases(CASES, SEED)
     schedule = DEFAULT_SCHEDULE
     images = generate(pipeline, cases, schedule, steps=STEPS, seed=SEED)

@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 
+from squeeze_core.miniature.case_data import draw_split
+from squeeze_core.miniature.domain.cases import render_case
 from squeeze_core.miniature.shipped import MiniatureFiles
+from squeeze_core.miniature.spec import VISION_RESOLUTION
 from squeeze_core.pipeline import SqueezePipeline
-from squeeze_core.miniature.scenes import render_reference
-from squeeze_core.miniature.subjects import split_subjects
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,7 +30,8 @@ def test_accelerate_launch_trains_on_two_cpu_processes(tmp_path):
     assert "stage 2: MLLM + VAE identity step" in finished.stderr
     files = MiniatureFiles(str(out))
     assert files.exists
-    pipeline = SqueezePipeline.from_files(files.mllm, files.diffusion, files.vae, files.dla, vision_resolution=112)
-    reference = render_reference(split_subjects()[1][0])[0]
-    result = pipeline("put it large in the centre on a dark background", [reference], num_inference_steps=2)
+    pipeline = SqueezePipeline.from_files(files.mllm, files.diffusion, files.vae, files.dla,
+                                          vision_resolution=VISION_RESOLUTION)
+    case = next(case for case in draw_split(50, "held_out") if case.instruction.kind == "pair")
+    result = pipeline(case.instruction.text, render_case(case)[0], num_inference_steps=2, guidance_scale=2.5)
     assert result.images.shape == (1, 64, 64, 3) and np.isfinite(result.latents.numpy()).all()

@@ -33,7 +33,7 @@ def encode_with_clip(clip, prompt: str, images: list[torch.Tensor], vision_pixel
                      picture_labels: bool = True) -> MLLMFeatures:
     name, encoder = _language_encoder(clip)
     text_tokenizer = getattr(clip.tokenizer, clip.tokenizer.clip).tokenizer
-    prompt = as_plain_text(check_instruction(prompt), text_tokenizer.get_added_vocab())
+    prompt = as_plain_text(check_instruction(prompt, len(images)), text_tokenizer.get_added_vocab())
     pictures = []
     for image in images:
         batch = resize_to_area(to_image_batch(image), vision_pixels, 1, mode="area")

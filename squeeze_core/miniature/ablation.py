@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ..pipeline import SqueezePipeline
 from ..schedule import StageSchedule
 from .evaluation import CRITERIA, Scores, generate, held_out_cases, random_references, score
-from .shipped import MiniatureFiles
+from .shipped import SHIPPED_VISION_RESOLUTION, MiniatureFiles
 from .spec import MiniatureSpec
 
 logger = logging.getLogger("squeeze.evaluation")
@@ -48,10 +48,10 @@ class Report:
              "copy_paste": row.scores.copy_paste.__dict__} for row in self.rows]}
 
 
-def _pipeline(files: MiniatureFiles, base: MiniatureFiles, spec: MiniatureSpec, text_only: bool = False):
+def _pipeline(files: MiniatureFiles, base: MiniatureFiles, text_only: bool = False):
     dla = files.dla if os.path.exists(files.dla) else None
     return SqueezePipeline.from_files(base.mllm, files.diffusion, base.vae, dla,
-                                      vision_resolution=spec.vision_resolution, text_only=text_only)
+                                      vision_resolution=SHIPPED_VISION_RESOLUTION, text_only=text_only)
 
 
 def run_evaluation(root: str | os.PathLike, *, cases: int = 200, steps: int = 20, ablations: str | None = None,
@@ -61,7 +61,7 @@ def run_evaluation(root: str | os.PathLike, *, cases: int = 200, steps: int = 20
     base = MiniatureFiles(os.fspath(root))
     chosen = held_out_cases(cases, seed)
     report = Report(len(chosen))
-    full = _pipeline(base, base, spec)
+    full = _pipeline(base, base)
 
     def add(name: str, pipeline: SqueezePipeline, schedule: StageSchedule, given=None) -> None:
         images = generate(pipeline, given or chosen, schedule, steps=steps, seed=seed, image_size=spec.image_size)
@@ -86,5 +86,5 @@ def run_evaluation(root: str | os.PathLike, *, cases: int = 200, steps: int = 20
         if not os.path.exists(files.diffusion):
             logger.warning("no %s run in %s: its ablation row is left out", folder, ablations)
             continue
-        add(name, _pipeline(files, base, spec, text_only=text_only), schedule)
+        add(name, _pipeline(files, base, text_only=text_only), schedule)
     return report

@@ -31,6 +31,19 @@ def batch_indices(size: int, batch: int, seed: int, process: int) -> Iterable[to
             yield order[start:start + batch]
 
 
+def grouped_batch_indices(groups: Iterable[torch.Tensor], batch: int, seed: int, process: int
+                          ) -> Iterable[torch.Tensor]:
+    """Endless random batches, each from one group (drawn in proportion to its size): the batches of a
+    dataset whose items differ in shape, such as cases with one or two references."""
+    groups = [group for group in groups if len(group) >= batch]
+    streams = [batch_indices(len(group), batch, seed * 7 + number, process) for number, group in enumerate(groups)]
+    sizes = torch.tensor([float(len(group)) for group in groups])
+    generator = torch.Generator().manual_seed(seed * 1000 + process + 500)
+    while True:
+        number = int(torch.multinomial(sizes, 1, generator=generator))
+        yield groups[number][next(streams[number])]
+
+
 def train(
     accelerator,
     modules: list[torch.nn.Module],
@@ -46,12 +59,14 @@ def train(
     warmup: int = 100,
     ema_decay: float | None = None,
     log_every: int = 100,
+    batches: Iterable[torch.Tensor] | None = None,
 ) -> list[torch.nn.Module]:
     """Train ``modules`` for ``steps`` on ``loss(indices, step, prepared_modules)``; returns them unwrapped,
     holding the exponential moving average of their weights when ``ema_decay`` is given.
 
     ``loss`` must call the prepared modules it is handed (under several processes they are the
-    distributed wrappers that average the gradients).
+    distributed wrappers that average the gradients). ``batches`` replaces the random batches over
+    ``range(size)``.
     """
     parameters = [p for module in modules for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
@@ -61,7 +76,7 @@ def train(
     for module in prepared_modules:
         module.train()
     average = WeightAverage(parameters, ema_decay) if ema_decay is not None else None
-    batches = batch_indices(size, batch, seed, accelerator.process_index)
+    batches = iter(batches) if batches is not None else batch_indices(size, batch, seed, accelerator.process_index)
     started, running = time.perf_counter(), 0.0
     for step in range(steps):
         value = loss(next(batches), step, prepared_modules)

@@ -1,44 +1,46 @@
-"""The miniature's MLLM taught the domain: it learns to describe a picture (the subject's colours, texture and
-shape, then where and how it stands), so its hidden states carry what the diffusion model needs. It is then
-frozen, as the paper freezes its MLLM."""
+"""The miniature's MLLM taught the domain: shown one picture, it learns to describe it in coarse words (each
+subject's palette, shape, turn and place, and the ground), so its hidden states carry what the diffusion
+model needs. It is never taught the mid or fine bits. It is then frozen, as the paper freezes its MLLM."""
 
 from __future__ import annotations
 
+import random
+
 import torch
 
-from .domain_data import DomainDataset
+from .case_data import CaseData, draw_split
+from .domain.scenes import describe
 from ..joint_encoder import JointEncoder
-from .scenes import REFERENCE_LAYOUT, all_instructions
-from .subjects import all_subjects
 from ..tiny_models import build_tiny_mllm_parts
 from .loop import train
 from .spec import MiniatureSpec
 
 QUESTION = "describe the picture"
 END = "<|im_end|>"
-
-
-def answer(sample_identity, instruction) -> str:
-    return f"{sample_identity.description}: {instruction.text}"
+CORPUS_CASES = 2000
 
 
 def domain_corpus() -> list[str]:
-    """The words of the domain, so the tokenizer's merges cover them."""
-    return [QUESTION, *(identity.description for identity in all_subjects()),
-            *(instruction.text for instruction in all_instructions())]
+    """The words of the domain (instructions and descriptions), so the tokenizer's merges cover them."""
+    texts = [QUESTION]
+    for case in draw_split(CORPUS_CASES, "train", seed=99):
+        texts.append(case.instruction.text)
+        texts.append(describe(list(case.subjects), list(case.target_poses), case.instruction.background))
+    return texts
 
 
-def _pictures_and_answers(data: DomainDataset, indices: torch.Tensor) -> tuple[list[torch.Tensor], list[str]]:
-    """Even positions show the reference (its own layout), odd ones the instructed scene."""
+def pictures_and_answers(data: CaseData, indices: torch.Tensor, chooser: random.Random
+                         ) -> tuple[list[torch.Tensor], list[str]]:
+    """For each case one of its pictures, the target or a reference with equal odds, and its description."""
     pictures, answers = [], []
-    for position, index in enumerate(indices.tolist()):
-        sample = data.samples[index]
-        if position % 2:
+    for index in indices.tolist():
+        slot = chooser.randrange(-1, int(data.reference_counts[index]))
+        if slot < 0:
             pictures.append(data.targets[index])
-            answers.append(answer(sample.subject, sample.instruction))
+            answers.append(data.target_description(index))
         else:
-            pictures.append(data.references[index])
-            answers.append(answer(sample.subject, REFERENCE_LAYOUT))
+            pictures.append(data.references[index, slot])
+            answers.append(data.reference_descriptions(index)[slot])
     return [picture.float() / 255.0 for picture in pictures], answers
 
 
@@ -52,16 +54,17 @@ def _labels(inputs: dict, answers: list[str], tokenizer) -> torch.Tensor:
     return labels
 
 
-def teach_mllm(accelerator, data: DomainDataset, spec: MiniatureSpec, *, steps: int, batch: int = 32,
+def teach_mllm(accelerator, data: CaseData, spec: MiniatureSpec, *, steps: int, batch: int = 32,
                learning_rate: float = 2e-3) -> JointEncoder:
     model, processor = build_tiny_mllm_parts(spec.mllm, domain_corpus())
     budget = spec.vision_resolution**2
     encoder = JointEncoder(model, processor, vision_pixel_budget=budget)
+    chooser = random.Random(f"mllm-{spec.seed}-{accelerator.process_index}")
 
     def loss(indices: torch.Tensor, step: int, modules: list[torch.nn.Module]) -> torch.Tensor:
         (trained,) = modules
         processor.tokenizer.padding_side = "right"
-        pictures, answers = _pictures_and_answers(data, indices)
+        pictures, answers = pictures_and_answers(data, indices, chooser)
         texts = [encoder.prompt_format.render(QUESTION, 1, encoder.image_placeholder) + text + END
                  for text in answers]
         inputs = encoder.model_inputs(texts, encoder.vision_inputs([torch.stack(pictures)], len(texts), budget),
@@ -72,4 +75,3 @@ def teach_mllm(accelerator, data: DomainDataset, spec: MiniatureSpec, *, steps: 
                      learning_rate=learning_rate, label="mllm", seed=spec.seed, weight_decay=0.01)
     model.requires_grad_(False)
     return JointEncoder(model, processor, vision_pixel_budget=budget)
-

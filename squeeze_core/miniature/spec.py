@@ -12,14 +12,19 @@ from .shipped import MLLM_FOLDER
 
 IMAGE_SIZE = 64
 """Side of every image of the domain, reference and output."""
-VISION_RESOLUTION = 112
-"""The MLLM sees each reference at 112x112: 4x4 merged image tokens of 28 px."""
+VISION_RESOLUTION = 16
+"""The MLLM sees each picture area-averaged to 16 x 16 (every pixel the mean of a 4 x 4 cell, so the fine bits
+vanish exactly, as a 7B VLM's 384-pixel budget blurs a 1024-pixel photo): 4 x 4 merged image tokens."""
+VISION_PATCH = 2
+BOX_RESAMPLE = 4
+"""PIL's box filter: the image processor's (and so the joint encoder's) exact area average."""
 
 
 @dataclass(frozen=True)
 class MiniatureSpec:
     mllm: TinyMLLMSpec = TinyMLLMSpec(hidden_size=64, num_layers=4, num_heads=4, num_kv_heads=2,
-                                      vision_hidden_size=64, vision_depth=2, vocab_size=640)
+                                      vision_hidden_size=64, vision_depth=2, vocab_size=640,
+                                      vision_patch_size=VISION_PATCH, vision_resample=BOX_RESAMPLE)
     vae: VAESizes = VAESizes()
     diffusion: DiffusionModelConfig = DiffusionModelConfig(
         num_layers=4, attention_head_dim=32, num_attention_heads=4, joint_attention_dim=64, axes_dims_rope=(8, 12, 12))

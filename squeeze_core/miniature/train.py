@@ -14,7 +14,7 @@ import torch
 from ..denoiser import build_transformer
 from ..dla import DualLayerAggregator
 from ..files import load_vae, save_diffusion_model, save_dla, save_vae
-from .domain_data import DomainDataset, draw_samples
+from .case_data import CaseData, draw_split
 from ..joint_encoder import JointEncoder
 from ..seeding import seeded
 from ..tiny_models import save_mllm_folder
@@ -36,6 +36,8 @@ class TrainingPlan:
     stage 1 9.5 and stage 2 24.6 minutes, 54 in all)."""
 
     samples: int = 12000
+    unconditional_rate: float = 0.1
+    """Share of training cases with an empty instruction, for classifier-free guidance."""
     mllm_steps: int = 1200
     vae_steps: int = 2500
     decoder_steps: int = 500
@@ -49,8 +51,9 @@ class TrainingPlan:
         def scale(count: int) -> int:
             return max(1, round(count * factor))
 
-        return TrainingPlan(max(64, scale(self.samples)), scale(self.mllm_steps), scale(self.vae_steps),
-                            scale(self.decoder_steps), tuple(replace(stage, steps=scale(stage.steps)) for stage in self.stages))
+        return replace(self, samples=max(64, scale(self.samples)), mllm_steps=scale(self.mllm_steps),
+                       vae_steps=scale(self.vae_steps), decoder_steps=scale(self.decoder_steps),
+                       stages=tuple(replace(stage, steps=scale(stage.steps)) for stage in self.stages))
 
 
 def make_accelerator():
@@ -74,14 +77,14 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     started = time.perf_counter()
     logger.info("training the %s miniature on %d process(es), device %s", variant, accelerator.num_processes,
                 accelerator.device)
-    data = DomainDataset(draw_samples(plan.samples, "train", spec.seed), spec.image_size)
+    data = CaseData(draw_split(plan.samples, "train", spec.seed), plan.unconditional_rate, spec.seed)
     if reuse is not None:
         trained = MiniatureFiles(os.fspath(reuse))
         encoder = JointEncoder.from_folder(trained.mllm, vision_pixel_budget=spec.vision_resolution**2)
         vae = load_vae(trained.vae)
     else:
         encoder = teach_mllm(accelerator, data, spec, steps=plan.mllm_steps)
-        images = torch.cat([data.targets, data.references])
+        images = torch.cat([data.targets, data.references[:, 0]])
         vae = train_vae(accelerator, images, spec.vae, steps=plan.vae_steps, seed=spec.seed)
         vae = refine_decoder(accelerator, vae, images, steps=plan.decoder_steps, seed=spec.seed)
         if accelerator.is_main_process:
@@ -96,7 +99,7 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     with seeded(spec.seed + 1):
         dla = DualLayerAggregator(spec.dla_config()) if variant != "last_layer" else None
     for number, stage in enumerate(plan.stages, start=1):
-        transformer, dla = train_stage(accelerator, transformer, dla, features, latents, stage, seed=spec.seed)
+        transformer, dla = train_stage(accelerator, transformer, dla, data, features, latents, stage, seed=spec.seed)
         if checkpoints is not None and number < len(plan.stages) and accelerator.is_main_process:
             _save_denoiser(MiniatureFiles(os.path.join(os.fspath(checkpoints), f"stage_{number}")), transformer,
                            dla, spec)

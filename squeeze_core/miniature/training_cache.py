@@ -1,14 +1,15 @@
-"""What the frozen parts give every training sample, computed once: the MLLM's joint encoding (all layers,
-template dropped) and the VAE's latents of target and reference. Training then only runs the DLA and the
-diffusion transformer."""
+"""What the frozen parts give every training case, computed once: the MLLM's joint encoding of the instruction
+with the case's pictures (all layers, template dropped) and the VAE's latents of the target and each
+reference. Training then only runs the DLA and the diffusion transformer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
-from .domain_data import DomainDataset
+from .case_data import MAX_REFERENCES, CaseData
 from ..features import MLLMFeatures, TokenRole, pack_kept_tokens
 from ..identity import diffusers_vae_encoder
 from ..joint_encoder import JointEncoder
@@ -20,60 +21,63 @@ class FeatureCache:
     roles: torch.Tensor  # [N, T] long, PAD past each row's tokens
     layer_indices: tuple[int, ...]
     num_model_layers: int
-    num_images: int
     source: str
+    with_references: bool
 
-    def batch(self, indices: torch.Tensor, device: torch.device | str = "cpu") -> MLLMFeatures:
+    def batch(self, indices: torch.Tensor, reference_count: int, device: torch.device | str = "cpu") -> MLLMFeatures:
+        """The rows ``indices``, all of them cases with ``reference_count`` references."""
         roles = self.roles[indices]
-        return MLLMFeatures(self.hidden_states[:, indices].to(device=device, dtype=torch.float32),
+        width = int((roles != TokenRole.PAD).sum(dim=1).max())
+        roles = roles[:, :width]
+        return MLLMFeatures(self.hidden_states[:, indices, :width].to(device=device, dtype=torch.float32),
                             (roles != TokenRole.PAD).long().to(device), roles.to(device), self.layer_indices,
-                            self.num_model_layers, self.num_images, self.source)
+                            self.num_model_layers, reference_count if self.with_references else 0, self.source)
 
 
 @torch.no_grad()
-def encode_features(encoder: JointEncoder, data: DomainDataset, *, with_references: bool = True,
+def encode_features(encoder: JointEncoder, data: CaseData, *, with_references: bool = True,
                     chunk: int = 64) -> FeatureCache:
-    """Joint encodings of every sample's instruction with its reference (``with_references=False``: the
-    instruction alone, the text-only conditioning of the ablation)."""
-    parts, roles, first = [], [], None
-    for start in range(0, len(data), chunk):
-        rows = range(start, min(start + chunk, len(data)))
-        prompts = [data.samples[row].instruction.text for row in rows]
-        pictures = [data.references[start:rows.stop].permute(0, 2, 3, 1)] if with_references else []
-        features = encoder.encode(prompts, pictures)
-        first = first or features
-        keep = features.roles >= TokenRole.TEXT
-        packed, _ = pack_kept_tokens(features.hidden_states.permute(1, 2, 0, 3), keep)
-        packed_roles, _ = pack_kept_tokens(features.roles, keep)
-        parts.append(packed.half())
-        roles.append(packed_roles)
+    """Joint encodings of every case's instruction with its pictures (``with_references=False``: the
+    instruction alone, the text-only conditioning of the ablation), packed without the template."""
+    rows, parts, roles, first = [], [], [], None
+    for count, members in data.groups().items():
+        for start in range(0, len(members), chunk):
+            indices = members[start:start + chunk]
+            prompts = [data.instruction(index) for index in indices.tolist()]
+            pictures = ([data.references[indices, slot].permute(0, 2, 3, 1) for slot in range(count)]
+                        if with_references else [])
+            features = encoder.encode(prompts, pictures)
+            first = first or features
+            keep = features.roles >= TokenRole.TEXT
+            packed, _ = pack_kept_tokens(features.hidden_states.permute(1, 2, 0, 3), keep)
+            packed_roles, _ = pack_kept_tokens(features.roles, keep)
+            rows.append(indices)
+            parts.append(packed.half())
+            roles.append(packed_roles)
     width = max(part.shape[1] for part in parts)
-    hidden = torch.cat([torch.nn.functional.pad(part, (0, 0, 0, 0, 0, width - part.shape[1])) for part in parts])
-    roles_all = torch.cat([torch.nn.functional.pad(part, (0, width - part.shape[1])) for part in roles])
+    order = torch.argsort(torch.cat(rows))
+    hidden = torch.cat([F.pad(part, (0, 0, 0, 0, 0, width - part.shape[1])) for part in parts])[order]
+    roles_all = torch.cat([F.pad(part, (0, width - part.shape[1])) for part in roles])[order]
     return FeatureCache(hidden.permute(2, 0, 1, 3).contiguous(), roles_all, first.layer_indices,
-                        first.num_model_layers, first.num_images, first.source)
+                        first.num_model_layers, first.source, with_references)
 
 
 @dataclass
 class LatentCache:
     targets: torch.Tensor  # [N, C, h, w] normalised
-    references: torch.Tensor  # [N, C, h, w] normalised
+    references: torch.Tensor  # [N, MAX_REFERENCES, C, h, w] normalised, zeros in empty slots
 
 
 @torch.no_grad()
-def encode_latents(vae, data: DomainDataset, chunk: int = 128) -> LatentCache:
-    """Every target, and each identity's reference once (a reference depends on its identity alone)."""
+def encode_latents(vae, data: CaseData, chunk: int = 128) -> LatentCache:
     encode = diffusers_vae_encoder(vae)
 
     def latents(images: torch.Tensor) -> torch.Tensor:
         return torch.cat([encode(images[i:i + chunk].float() / 255.0)[:, :, 0] for i in range(0, len(images), chunk)])
 
-    first_of = {}
-    for index, sample in enumerate(data.samples):
-        first_of.setdefault(sample.subject, index)
-    unique = list(first_of.values())
-    slot = {index: k for k, index in enumerate(unique)}
-    encoded = latents(data.references[unique])
-    references = encoded[torch.tensor([slot[first_of[sample.subject]] for sample in data.samples])]
-    return LatentCache(latents(data.targets), references)
-
+    targets = latents(data.targets)
+    references = torch.zeros(len(data), MAX_REFERENCES, *targets.shape[1:])
+    for slot in range(MAX_REFERENCES):
+        used = torch.nonzero(data.reference_counts > slot).flatten()
+        references[used, slot] = latents(data.references[used, slot])
+    return LatentCache(targets, references)

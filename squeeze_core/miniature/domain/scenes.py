@@ -98,3 +98,11 @@ def target_poses(instruction: Instruction, reference: Pose, open_turns: int) -> 
         return [Pose(position, 0) for position in PAIR_LAYOUTS[instruction.position]]
     turns = open_turns if instruction.kind == "open" else instruction.quarter_turns
     return [Pose(instruction.position, turns)]
+
+
+def describe(subjects: list[Subject], poses: list[Pose], background: str) -> str:
+    """A picture in words, coarse grain only: what the miniature's MLLM is taught to say about what it sees.
+    Mid and fine bits are never named, so what the MLLM keeps of them comes from seeing them alone."""
+    shown = [f"{subject.description}, {TURNS[pose.quarter_turns]}, in the {pose.position}"
+             for subject, pose in zip(subjects, poses)]
+    return f"{' and '.join(shown)}, on a {background} background"
