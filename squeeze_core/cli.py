@@ -1,6 +1,6 @@
 """Command line of the core: ``generate`` from reference images and a prompt, ``train`` the miniature,
-``evaluate`` it on held-out subjects, draw a ``reference`` of a subject it knows, and run each part of the
-method once on tiny random models (``demo``).
+``evaluate`` it on held-out subjects, check what its VAE and MLLM see (``probes``), draw a ``reference`` of a
+subject it knows, and run each part of the method once on tiny random models (``demo``).
 ``python -m squeeze_core <command> --help`` says more."""
 
 from __future__ import annotations
@@ -82,6 +82,24 @@ def reference(options: argparse.Namespace) -> None:
     print(options.out)
 
 
+def probes(options: argparse.Namespace) -> None:
+    from .files import load_vae
+    from .joint_encoder import JointEncoder
+    from .miniature.case_data import draw_split
+    from .miniature.probes import mllm_probe, vae_probe
+    from .miniature.spec import VISION_RESOLUTION
+
+    files = _files(options.models)
+    print("VAE encode + decode, held-out targets:")
+    for result in vae_probe(load_vae(files.vae).eval(), draw_split(options.cases, "held_out", options.seed)):
+        print("  " + result.line())
+    encoder = JointEncoder.from_folder(files.mllm, vision_pixel_budget=VISION_RESOLUTION**2)
+    print("MLLM image tokens, probe fitted on training subjects, scored on held-out ones (chance 0.5):")
+    for layer in options.layer or [encoder.num_layers // 2, encoder.num_layers]:
+        for result in mllm_probe(encoder, layer):
+            print("  " + result.line())
+
+
 def demo(options: argparse.Namespace) -> None:
     from .demo import run_demo
 
@@ -136,6 +154,12 @@ def parser() -> argparse.ArgumentParser:
     judge.add_argument("--seed", type=int, default=0)
     judge.add_argument("--json", default=None, help="also write the figures here")
     judge.set_defaults(handler=evaluate)
+    probe = commands.add_parser("probes", help="do the VAE and the MLLM see the fine bits? (held-out subjects)")
+    probe.add_argument("--models", default="", help="a trained miniature's folder (default: the shipped one)")
+    probe.add_argument("--cases", type=int, default=300, help="held-out cases for the VAE probe")
+    probe.add_argument("--layer", type=int, action="append", help="MLLM layer to probe (repeat; default middle, last)")
+    probe.add_argument("--seed", type=int, default=0)
+    probe.set_defaults(handler=probes)
     show = commands.add_parser("demo", help="run each part of the method once on tiny random models")
     show.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "comfyui-squeeze", "tiny"))
     show.add_argument("--out", default="output")
