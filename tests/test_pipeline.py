@@ -12,16 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from squeeze_core.denoiser import build_transformer
-from squeeze_core.dla import DualLayerAggregator
-from squeeze_core.joint_encoder import JointEncoder
 from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.miniature.subjects import split_subjects
 from squeeze_core.pipeline import SqueezePipeline, SqueezePipelineOutput
-from squeeze_core.pipeline_dla import PipelineDLA
-from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
-from squeeze_core.tiny_vae import build_tiny_vae
-from tests.harness.tiny_parts import TINY_DIFFUSION, TINY_DLA
+from tests.harness.tiny_parts import tiny_squeeze_pipeline
 
 PROMPT = "put it small in the top left on a sky background"
 PARTS = ("transformer", "vae", "mllm", "dla")
@@ -29,16 +23,7 @@ PARTS = ("transformer", "vae", "mllm", "dla")
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    folder = build_tiny_mllm(tmp_path_factory.mktemp("mllm") / "tiny_qwen2_5_vl", TinyMLLMSpec(family="qwen2_5_vl"))
-    encoder = JointEncoder.from_folder(folder)
-    dla = DualLayerAggregator(TINY_DLA)
-    with torch.no_grad():
-        dla.text_gate.fill_(0.5)
-        dla.image_gate.fill_(0.5)
-    pipeline = SqueezePipeline(build_transformer(TINY_DIFFUSION, seed=0).eval(), build_tiny_vae(seed=3).eval(),
-                               encoder.model, encoder.processor, PipelineDLA.wrap(dla.eval()), vision_resolution=112)
-    pipeline.set_progress_bar_config(disable=True)
-    return pipeline
+    return tiny_squeeze_pipeline(tmp_path_factory.mktemp("mllm") / "tiny_qwen2_5_vl")
 
 
 @pytest.fixture(scope="module")
