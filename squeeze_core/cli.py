@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .schedule import PRESETS, schedule_from_preset
+from .miniature.spec import VARIANTS
 from .miniature.subjects import HUES, SHAPES, TEXTURES
 
 
@@ -56,9 +57,11 @@ def generate(options: argparse.Namespace) -> None:
 def train(options: argparse.Namespace) -> None:
     from .miniature.train import TrainingPlan, train_miniature
 
+    from .miniature.spec import MiniatureSpec
+
     plan = TrainingPlan().scaled(options.scale) if options.scale != 1.0 else TrainingPlan()
     files = train_miniature(options.out, plan, variant=options.variant, reuse=options.reuse,
-                            checkpoints=options.checkpoints)
+                            checkpoints=options.checkpoints, spec=MiniatureSpec(seed=options.seed))
     print(files.root)
 
 
@@ -131,7 +134,9 @@ def parser() -> argparse.ArgumentParser:
 
     learn = commands.add_parser("train", help="train the miniature from nothing (or an ablation variant)")
     learn.add_argument("--out", required=True, help="folder to write (ComfyUI model folder names inside)")
-    learn.add_argument("--variant", choices=("full", "last_layer", "text_only"), default="full")
+    learn.add_argument("--variant", choices=VARIANTS, default="full", help="the full method or an ablation")
+    learn.add_argument("--seed", type=int, default=0, help="initialisation and data order (and, without "
+                       "--reuse, the MLLM's and VAE's)")
     learn.add_argument("--reuse", default=None, help="take the MLLM and VAE of a finished run in this folder")
     learn.add_argument("--checkpoints", default=None, help="also write the model after each stage here")
     learn.add_argument("--scale", type=float, default=1.0, help="scale every step count (0.01: a smoke test)")

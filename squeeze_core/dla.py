@@ -33,6 +33,8 @@ class DLAConfig:
     pool_heads: int = 4
     pool_blocks: int = 1
     source_model: str = ""
+    shared_pooler: bool = False
+    """One pooler for text and image tokens (the ablation of the dual design; each keeps its own gate)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layer_indices", tuple(int(i) for i in self.layer_indices))
@@ -109,7 +111,8 @@ class DualLayerAggregator(nn.Module):
         args = (config.mllm_hidden_size, len(config.layer_indices), config.pool_dim, config.pool_heads,
                 config.pool_blocks)
         self.text_pooler = LayerAttentionPooler(*args)
-        self.image_pooler = LayerAttentionPooler(*args)
+        if not config.shared_pooler:
+            self.image_pooler = LayerAttentionPooler(*args)
         self.text_gate = nn.Parameter(torch.zeros(config.mllm_hidden_size))
         self.image_gate = nn.Parameter(torch.zeros(config.mllm_hidden_size))
         if config.context_dim == config.mllm_hidden_size:
@@ -156,7 +159,8 @@ class DualLayerAggregator(nn.Module):
         if is_text.any():
             residual[is_text] = self.text_gate * self.text_pooler(flat[is_text])
         if is_image.any():
-            residual[is_image] = self.image_gate * self.image_pooler(flat[is_image])
+            pooler = self.text_pooler if self.config.shared_pooler else self.image_pooler
+            residual[is_image] = self.image_gate * pooler(flat[is_image])
         hidden = base + residual.view_as(base)
         return AggregatedContext(self.context_proj(hidden), mask, packed_roles)
 

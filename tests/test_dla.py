@@ -77,6 +77,27 @@ def test_text_and_image_tokens_are_pooled_apart(features):
     assert torch.equal(changed, out.roles >= TokenRole.IMAGE)
 
 
+def test_a_shared_pooler_is_a_dual_dla_whose_poolers_are_equal(tmp_path, features):
+    """The ablation of the dual design: one pooler for text and image tokens (each keeps its gate); it
+    saves and loads like any DLA."""
+    torch.manual_seed(0)
+    shared = DualLayerAggregator(DLAConfig.for_features(features, pool_dim=32, pool_heads=4, shared_pooler=True))
+    assert not any(name.startswith("image_pooler") for name in shared.state_dict())
+    dual = _small_dla(features)
+    with torch.no_grad():
+        for dla in (shared, dual):
+            dla.text_gate.fill_(1.0)
+            dla.image_gate.fill_(0.5)
+        dual.text_pooler.load_state_dict(shared.text_pooler.state_dict())
+        dual.image_pooler.load_state_dict(shared.text_pooler.state_dict())
+        assert torch.equal(shared.eval()(features).context, dual.eval()(features).context)
+    save_dla(shared, tmp_path / "shared.safetensors")
+    loaded = load_dla(tmp_path / "shared.safetensors")
+    assert loaded.config.shared_pooler
+    with torch.no_grad():
+        assert torch.equal(loaded.eval()(features).context, shared(features).context)
+
+
 def test_save_then_load_is_bit_exact(tmp_path, features):
     dla = _small_dla(features, context_dim=40, seed=3)
     with torch.no_grad():

@@ -18,6 +18,10 @@ vanish exactly, as a 7B VLM's 384-pixel budget blurs a 1024-pixel photo): 4 x 4 
 VISION_PATCH = 2
 BOX_RESAMPLE = 4
 """PIL's box filter: the image processor's (and so the joint encoder's) exact area average."""
+VARIANTS = ("full", "last_layer", "shared_pooler", "no_vae_identity", "text_only")
+"""The ablations, each from the same recipe: ``last_layer``: no DLA, the MLLM's final layer only;
+``shared_pooler``: one DLA pooler for text and image tokens; ``no_vae_identity``: the second stage never sees
+the references' latents (same step count); ``text_only``: the MLLM encodes the instruction alone."""
 
 
 @dataclass(frozen=True)

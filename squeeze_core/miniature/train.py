@@ -21,13 +21,11 @@ from ..tiny_models import save_mllm_folder
 from .diffusion_training import Stage, train_stage
 from .mllm_teaching import teach_mllm
 from .shipped import MiniatureFiles
-from .spec import MiniatureSpec
+from .spec import VARIANTS, MiniatureSpec
 from .training_cache import encode_features, encode_latents
 from .vae_training import refine_decoder, train_vae
 
 logger = logging.getLogger("squeeze.training")
-VARIANTS = ("full", "last_layer", "text_only")
-"""``last_layer``: no DLA, the MLLM's final layer only; ``text_only``: the MLLM encodes the instruction alone."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +95,13 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
                 features.hidden_states.shape[2], time.perf_counter() - started)
     transformer = build_transformer(spec.diffusion, seed=spec.seed)
     with seeded(spec.seed + 1):
-        dla = DualLayerAggregator(spec.dla_config()) if variant != "last_layer" else None
-    for number, stage in enumerate(plan.stages, start=1):
+        dla = (DualLayerAggregator(replace(spec.dla_config(), shared_pooler=variant == "shared_pooler"))
+               if variant != "last_layer" else None)
+    stages = plan.stages if variant != "no_vae_identity" else tuple(
+        replace(stage, reference_rate=0.0) for stage in plan.stages)
+    for number, stage in enumerate(stages, start=1):
         transformer, dla = train_stage(accelerator, transformer, dla, data, features, latents, stage, seed=spec.seed)
-        if checkpoints is not None and number < len(plan.stages) and accelerator.is_main_process:
+        if checkpoints is not None and number < len(stages) and accelerator.is_main_process:
             _save_denoiser(MiniatureFiles(os.path.join(os.fspath(checkpoints), f"stage_{number}")), transformer,
                            dla, spec)
     if accelerator.is_main_process:
