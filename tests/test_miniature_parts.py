@@ -16,7 +16,9 @@ from squeeze_core.latent_packing import pack_latents, token_grid, unpack_latents
 from squeeze_core.miniature.evaluation import proportion
 from squeeze_core.miniature.loop import WeightAverage
 from squeeze_core.tiny_vae import VAESizes
-from squeeze_core.miniature.vae_training import build_vae, calibrate_latents, refine_decoder, to_vae_pixels
+from squeeze_core.miniature.vae_training import (
+    build_vae, calibrate_latents, random_crops, refine_decoder, to_vae_pixels,
+)
 from tests.harness.tiny_parts import TINY_DIFFUSION
 from squeeze_core.schedule import StageWeights
 from squeeze_core.side_by_side import side_by_side
@@ -47,6 +49,18 @@ def test_calibration_gives_the_target_statistics_and_keeps_the_reconstruction(im
     again = load_vae(tmp_path / "vae.safetensors")
     with torch.no_grad():
         assert torch.equal(again.encode(pixels).latent_dist.mode(), latents)
+
+
+def test_focused_crops_hold_the_code_area():
+    data = CaseData(draw_split(200, "train", 5))
+    focus, _ = data.code_origins()
+    marked = torch.zeros(len(data), 1, 64, 64)
+    for index, (top, left) in enumerate(focus.tolist()):
+        marked[index, 0, top:top + 16, left:left + 16] = 1
+    crops = random_crops(marked, 32, torch.Generator().manual_seed(0), focus, focus_rate=1.0)
+    assert crops.shape == (200, 1, 32, 32) and (crops.sum(dim=(1, 2, 3)) == 256).all()
+    unfocused = random_crops(marked, 32, torch.Generator().manual_seed(0))
+    assert (unfocused.sum(dim=(1, 2, 3)) < 256).any()
 
 
 def test_packing_round_trips():

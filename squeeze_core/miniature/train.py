@@ -83,7 +83,8 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     else:
         encoder = teach_mllm(accelerator, data, spec, steps=plan.mllm_steps)
         images = torch.cat([data.targets, data.references[:, 0]])
-        vae = train_vae(accelerator, images, spec.vae, steps=plan.vae_steps, seed=spec.seed)
+        focus = torch.cat(data.code_origins())
+        vae = train_vae(accelerator, images, spec.vae, steps=plan.vae_steps, focus=focus, seed=spec.seed)
         vae = refine_decoder(accelerator, vae, images, steps=plan.decoder_steps, seed=spec.seed)
         if accelerator.is_main_process:
             save_mllm_folder(encoder.model, encoder.processor, files.mllm)

@@ -26,25 +26,35 @@ def to_vae_pixels(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 127.5 - 1.0).unsqueeze(2)
 
 
-def random_crops(images: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
-    """One ``size`` x ``size`` crop of each image, on the 8-pixel latent grid."""
-    span = (images.shape[-1] - size) // 8 + 1
-    offsets = torch.randint(0, span, (len(images), 2), generator=generator) * 8
+def random_crops(images: torch.Tensor, size: int, generator: torch.Generator, focus: torch.Tensor | None = None,
+                 focus_rate: float = 0.5, focus_size: int = 16) -> torch.Tensor:
+    """One ``size`` x ``size`` crop of each image, on the 8-pixel latent grid; with ``focus`` ([N, 2] top-left
+    corners of a ``focus_size`` area), a ``focus_rate`` share of the crops hold that area."""
+    count, side = len(images), images.shape[-1]
+    offsets = torch.randint(0, (side - size) // 8 + 1, (count, 2), generator=generator) * 8
+    if focus is not None:
+        shifts = torch.randint(0, (size - focus_size) // 8 + 1, (count, 2), generator=generator) * 8
+        around = (focus - shifts).clamp(0, side - size)
+        chosen = torch.rand(count, generator=generator) < focus_rate
+        offsets[chosen] = around[chosen]
     return torch.stack([image[:, top:top + size, left:left + size]
                         for image, (top, left) in zip(images, offsets.tolist())])
 
 
-def train_vae(accelerator, images: torch.Tensor, sizes: VAESizes, *, steps: int, batch: int = 32, crop: int = 32,
-              learning_rate: float = 1e-3, kl_weight: float = 1e-6, seed: int = 0):
+def train_vae(accelerator, images: torch.Tensor, sizes: VAESizes, *, steps: int, focus: torch.Tensor | None = None,
+              batch: int = 32, crop: int = 32, learning_rate: float = 1e-4, kl_weight: float = 1e-6, seed: int = 0):
     """Reconstruction (L1 + squared error) of random crops, with a light KL term on a posterior sample.
     The VAE is convolutional and the domain's detail local, so crops teach it as well as whole images at a
-    fraction of the cost."""
+    fraction of the cost; half of them hold a code area (``focus``), where the fine detail is. The learning
+    rate matters: at 3e-4 and above this narrow VAE stalls and never learns sub-latent detail (measured:
+    overfitting four pictures, the loss stays at 0.18 and fine bits at chance; at 1e-4 it falls to 0.04)."""
     vae = build_vae(sizes, seed)
     generator = torch.Generator().manual_seed(seed * 31 + accelerator.process_index)
 
     def loss(indices: torch.Tensor, step: int, modules: list[torch.nn.Module]) -> torch.Tensor:
         (model,) = modules
-        pixels = to_vae_pixels(random_crops(images[indices], crop, generator)).to(accelerator.device)
+        chosen = None if focus is None else focus[indices]
+        pixels = to_vae_pixels(random_crops(images[indices], crop, generator, chosen)).to(accelerator.device)
         decoded, kl = model(pixels)
         error = decoded - pixels
         return error.abs().mean() + error.square().mean() + kl_weight * kl
