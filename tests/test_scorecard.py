@@ -37,3 +37,21 @@ def test_batching_does_not_change_a_case(tmp_path, guidance):
     together = generate(pipeline, data, StageSchedule.paper(), steps=2, guidance=guidance, batch=7)
     alone = generate(pipeline, data, StageSchedule.paper(), steps=2, guidance=guidance, batch=1)
     assert np.abs(together.astype(int) - alone.astype(int)).max() <= 1
+
+
+def test_study_compares_on_the_cases_both_define_and_tabulates_every_figure():
+    from squeeze_core.miniature.study import SCHEDULES, compare, schedule_setups, table, trained_setups
+
+    data = CaseData(draw_split(60, "held_out", seed=4))
+    exact = Scorecard.of(data.targets.permute(0, 2, 3, 1).numpy(), data.cases)
+    blank = Scorecard.of(np.zeros((60, 64, 64, 3), dtype=np.uint8), data.cases)
+    instruction = compare(exact, blank, "instruction")
+    assert instruction.difference == 1.0 and instruction.p_value < 1e-6 and instruction.cases == 60
+    leak = compare(exact, exact, "leak")
+    assert leak.cases == int((~np.isnan(exact.figures["leak"])).sum()) < 60 and leak.difference == 0.0
+    nothing = compare(exact, blank, "leak")
+    assert nothing.cases == 0 and np.isnan(nothing.p_value)
+    markdown = table({"exact": exact, "blank": blank}).splitlines()
+    assert len(markdown) == 4 and all(line.count("|") == len(FIGURES) + 2 for line in markdown)
+    assert {setup.run for setup in trained_setups(3)} >= {"full-seed2", "no_vae_identity-seed2", "text_only-seed0"}
+    assert {setup.schedule for setup in schedule_setups()} == set(SCHEDULES)

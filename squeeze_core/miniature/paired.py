@@ -25,6 +25,10 @@ class PairedResult:
                 f"{self.cases} cases)")
 
 
+NO_CASES = PairedResult(float("nan"), float("nan"), float("nan"), float("nan"), 0)
+"""The comparison where no case defines the figure for both setups: no evidence either way."""
+
+
 def _binomial_two_sided(successes: int, trials: int) -> float:
     """Exact two-sided p-value of ``successes`` in ``trials`` fair coin flips."""
     if trials == 0:
@@ -44,6 +48,8 @@ def _bootstrap_interval(differences: np.ndarray, resamples: int, seed: int) -> t
 def mcnemar(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0) -> PairedResult:
     """A against B on binary outcomes of the same cases: the p-value counts only cases where they disagree."""
     a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if not len(a):
+        return NO_CASES
     a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
     low, high, _ = _bootstrap_interval(a.astype(float) - b.astype(float), resamples, seed)
     return PairedResult(float(a.mean() - b.mean()), low, high, _binomial_two_sided(a_only, a_only + b_only), len(a))
@@ -53,6 +59,8 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: 
     """A against B on graded outcomes of the same cases; the p-value is the bootstrap's two-sided share of
     resampled mean differences on the far side of zero."""
     differences = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if not len(differences):
+        return NO_CASES
     low, high, means = _bootstrap_interval(differences, resamples, seed)
     far = min((means <= 0).mean(), (means >= 0).mean())
     return PairedResult(float(differences.mean()), low, high, float(min(1.0, 2.0 * far + 1.0 / resamples)),
