@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from squeeze_core.miniature.case_data import EMPTY_INSTRUCTION, CaseData, draw_split
 from squeeze_core.miniature.domain.cases import render_case
@@ -43,6 +44,8 @@ def test_batches_hold_one_reference_count():
         assert len(counts) == 1 and len(batch.unique()) == 8
         seen.add(int(counts[0]))
     assert seen == {1, 2}
+    with pytest.raises(ValueError, match="no group holds a batch of 500"):
+        next(grouped_batch_indices(groups.values(), 500, seed=0, process=0))
 
 
 def test_detail_weights_cover_each_target_code_area():

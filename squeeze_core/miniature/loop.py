@@ -36,6 +36,8 @@ def grouped_batch_indices(groups: Iterable[torch.Tensor], batch: int, seed: int,
     """Endless random batches, each from one group (drawn in proportion to its size): the batches of a
     dataset whose items differ in shape, such as cases with one or two references."""
     groups = [group for group in groups if len(group) >= batch]
+    if not groups:
+        raise ValueError(f"no group holds a batch of {batch}: train on more samples or with smaller batches")
     streams = [batch_indices(len(group), batch, seed * 7 + number, process) for number, group in enumerate(groups)]
     sizes = torch.tensor([float(len(group)) for group in groups])
     generator = torch.Generator().manual_seed(seed * 1000 + process + 500)
