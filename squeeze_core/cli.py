@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .schedule import PRESETS, schedule_from_preset
-from .miniature.spec import VARIANTS
+from .miniature.spec import VARIANTS, MiniatureSpec
 from .miniature.subjects import HUES, SHAPES, TEXTURES
 
 
@@ -56,8 +56,6 @@ def generate(options: argparse.Namespace) -> None:
 
 def train(options: argparse.Namespace) -> None:
     from .miniature.train import TrainingPlan, train_miniature
-
-    from .miniature.spec import MiniatureSpec
 
     plan = TrainingPlan().scaled(options.scale) if options.scale != 1.0 else TrainingPlan()
     files = train_miniature(options.out, plan, variant=options.variant, reuse=options.reuse,

@@ -14,6 +14,7 @@ from .domain.scenes import Pose, render
 from .domain.scoring import score_case
 from .domain.subjects import FINE_BITS, MID_BITS, Subject, bits, split_subjects
 from .evaluation import proportion
+from .mllm_teaching import QUESTION
 from ..features import TokenRole
 from ..joint_encoder import JointEncoder
 
@@ -63,7 +64,7 @@ def image_token_features(encoder: JointEncoder, subjects: list[Subject], layer: 
     for start in range(0, len(subjects), chunk):
         pictures = np.stack([render([subject], [PROBE_POSE], PROBE_GROUND)[0]
                              for subject in subjects[start:start + chunk]])
-        features = encoder.encode("describe the picture", [torch.from_numpy(pictures)], layers=[layer])
+        features = encoder.encode(QUESTION, [torch.from_numpy(pictures)], layers=[layer])
         image = features.roles[0] >= TokenRole.IMAGE
         rows.append(features.hidden_states[0][:, image].flatten(1).float().numpy())
     return np.concatenate(rows)
