@@ -19,9 +19,10 @@ def _prompt_input() -> io.String.Input:
 
 
 def _vision_input() -> io.Int.Input:
-    return io.Int.Input("vision_resolution", default=384, min=28, max=2048, step=4,
+    return io.Int.Input("vision_resolution", default=384, min=16, max=2048, step=4,
                         tooltip="Each picture reaches the MLLM's vision tower at about this many pixels squared "
-                        "(aspect kept). 384 is what Qwen-Image-Edit-Plus uses; larger costs more tokens.")
+                        "(aspect kept), rounded to what its image processor accepts. 384 is what Qwen-Image-Edit-Plus "
+                        "uses; larger costs more tokens. The miniature's MLLM sees 16.")
 
 
 def _labels_input() -> io.Boolean.Input:
