@@ -15,9 +15,11 @@ from squeeze_core.features import TokenRole
 from squeeze_core.latent_packing import pack_latents, token_grid, unpack_latents
 from squeeze_core.miniature.evaluation import proportion
 from squeeze_core.miniature.loop import WeightAverage
+from squeeze_core.miniature.patch_basis import PatchBasis
+from squeeze_core.miniature.domain.scoring import score_case
 from squeeze_core.tiny_vae import VAESizes
 from squeeze_core.miniature.vae_training import (
-    build_vae, calibrate_latents, random_crops, refine_decoder, to_vae_pixels,
+    build_vae, calibrate_latents, refine_decoder, to_vae_pixels,
 )
 from tests.harness.tiny_parts import TINY_DIFFUSION
 from squeeze_core.schedule import StageWeights
@@ -51,16 +53,30 @@ def test_calibration_gives_the_target_statistics_and_keeps_the_reconstruction(im
         assert torch.equal(again.encode(pixels).latent_dist.mode(), latents)
 
 
-def test_focused_crops_hold_the_code_area():
-    data = CaseData(draw_split(200, "train", 5))
-    focus, _ = data.code_origins()
-    marked = torch.zeros(len(data), 1, 64, 64)
-    for index, (top, left) in enumerate(focus.tolist()):
-        marked[index, 0, top:top + 16, left:left + 16] = 1
-    crops = random_crops(marked, 32, torch.Generator().manual_seed(0), focus, focus_rate=1.0)
-    assert crops.shape == (200, 1, 32, 32) and (crops.sum(dim=(1, 2, 3)) == 256).all()
-    unfocused = random_crops(marked, 32, torch.Generator().manual_seed(0))
-    assert (unfocused.sum(dim=(1, 2, 3)) < 256).any()
+def test_a_full_patch_basis_round_trips_and_gives_unit_latents(images):
+    pixels = to_vae_pixels(images)
+    basis = PatchBasis.fit(pixels, channels=3 * 8 * 8)
+    latents = basis.latents(pixels)
+    assert latents.shape == (len(images), 192, 1, 8, 8)
+    channels = latents.transpose(0, 1).flatten(1)
+    assert channels[:16].mean(1).abs().max() < 1e-3 and (channels[:16].std(1, correction=0) - 1).abs().max() < 1e-3
+    assert (basis.pixels(latents) - pixels).abs().max() < 1e-3
+
+
+def test_the_miniatures_patch_basis_keeps_every_fine_bit():
+    """What lets the VAE start from it: 16 components (the VAE's latent channels) carry the fine detail of
+    held-out subjects; 4 components do not (the test can fail)."""
+    basis_pixels = to_vae_pixels(CaseData(draw_split(400, "train", 1)).targets)
+    cases = draw_split(60, "held_out", 1)
+    held_out = to_vae_pixels(CaseData(cases).targets)
+
+    def fine(channels: int) -> float:
+        basis = PatchBasis.fit(basis_pixels, channels)
+        pictures = ((basis.pixels(basis.latents(held_out))[:, :, 0].clamp(-1, 1) + 1) * 127.5).round().byte()
+        return float(np.mean([score_case(p.permute(1, 2, 0).numpy(), case)["fine"]
+                              for p, case in zip(pictures, cases)]))
+
+    assert fine(16) > 0.99 and fine(4) < 0.7
 
 
 def test_packing_round_trips():

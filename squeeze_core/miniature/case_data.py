@@ -79,12 +79,3 @@ class CaseData:
                 span = 2 * BLOCK // scale
                 weights[index, top:top + span, left:left + span] = weight
         return weights
-
-    def code_origins(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """([N, 2], [N, 2]): the top-left pixel of the first subject's code area in each target and in each
-        first reference, where a VAE's crops should look to learn the fine detail."""
-        def origin(pose) -> tuple[int, int]:
-            return tuple(corner + CODE_ORIGIN for corner in pose.origin)
-
-        return (torch.tensor([origin(case.target_poses[0]) for case in self.cases]),
-                torch.tensor([origin(case.reference_poses[0]) for case in self.cases]))

@@ -37,7 +37,7 @@ class TrainingPlan:
     unconditional_rate: float = 0.1
     """Share of training cases with an empty instruction, for classifier-free guidance."""
     mllm_steps: int = 1200
-    vae_steps: int = 2500
+    vae_steps: int = 3500
     decoder_steps: int = 500
     stages: tuple[Stage, ...] = field(default_factory=lambda: (
         Stage("stage 1: MLLM conditioning", steps=3500, reference_rate=0.0, semantic_drop_rate=0.0),
@@ -83,8 +83,7 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     else:
         encoder = teach_mllm(accelerator, data, spec, steps=plan.mllm_steps)
         images = torch.cat([data.targets, data.references[:, 0]])
-        focus = torch.cat(data.code_origins())
-        vae = train_vae(accelerator, images, spec.vae, steps=plan.vae_steps, focus=focus, seed=spec.seed)
+        vae = train_vae(accelerator, images, spec.vae, steps=plan.vae_steps, seed=spec.seed)
         vae = refine_decoder(accelerator, vae, images, steps=plan.decoder_steps, seed=spec.seed)
         if accelerator.is_main_process:
             save_mllm_folder(encoder.model, encoder.processor, files.mllm)

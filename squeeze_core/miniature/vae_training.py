@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from .loop import train
+from .patch_basis import PatchBasis
 from ..tiny_vae import VAESizes, build_tiny_vae
 
 
@@ -26,41 +27,33 @@ def to_vae_pixels(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 127.5 - 1.0).unsqueeze(2)
 
 
-def random_crops(images: torch.Tensor, size: int, generator: torch.Generator, focus: torch.Tensor | None = None,
-                 focus_rate: float = 0.5, focus_size: int = 16) -> torch.Tensor:
-    """One ``size`` x ``size`` crop of each image, on the 8-pixel latent grid; with ``focus`` ([N, 2] top-left
-    corners of a ``focus_size`` area), a ``focus_rate`` share of the crops hold that area."""
+def random_crops(images: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """One ``size`` x ``size`` crop of each image, on the 8-pixel latent grid."""
     count, side = len(images), images.shape[-1]
     offsets = torch.randint(0, (side - size) // 8 + 1, (count, 2), generator=generator) * 8
-    if focus is not None:
-        shifts = torch.randint(0, (size - focus_size) // 8 + 1, (count, 2), generator=generator) * 8
-        around = (focus - shifts).clamp(0, side - size)
-        chosen = torch.rand(count, generator=generator) < focus_rate
-        offsets[chosen] = around[chosen]
     return torch.stack([image[:, top:top + size, left:left + size]
                         for image, (top, left) in zip(images, offsets.tolist())])
 
 
-def train_vae(accelerator, images: torch.Tensor, sizes: VAESizes, *, steps: int, focus: torch.Tensor | None = None,
-              batch: int = 32, crop: int = 32, learning_rate: float = 1e-3, kl_weight: float = 1e-6, seed: int = 0):
-    """Reconstruction (L1 + squared error) of random crops, with a light KL term on a posterior sample.
-    The VAE is convolutional and the domain's detail local, so crops teach it as well as whole images at a
-    fraction of the cost; with ``focus``, half of them hold a code area, where the mid and fine detail is.
-    At 1e-3 colours and shapes come back within the budget; slower rates do not get that far. Detail inside
-    a latent pixel (the fine bits) this narrow decoder has not learnt in any budget tried: it upsamples by
-    repetition, so it can place such detail only from its neighbours' values."""
+def train_vae(accelerator, images: torch.Tensor, sizes: VAESizes, *, steps: int, batch: int = 32, crop: int = 32,
+              learning_rate: float = 2e-3, basis_samples: int = 2048, seed: int = 0):
+    """From a linear start (``patch_basis``): the decoder learns to draw the patch-basis latents of random
+    crops (L1 + squared error), the encoder to compute them (squared error), in one loop. The VAE is
+    convolutional and the domain's detail local, so crops teach it as well as whole images at a fraction of
+    the cost. ``refine_decoder`` then fits the decoder to the encoder's own latents."""
     vae = build_vae(sizes, seed)
+    basis = PatchBasis.fit(to_vae_pixels(images[:basis_samples]), sizes.z_dim)
     generator = torch.Generator().manual_seed(seed * 31 + accelerator.process_index)
 
     def loss(indices: torch.Tensor, step: int, modules: list[torch.nn.Module]) -> torch.Tensor:
         (model,) = modules
-        chosen = None if focus is None else focus[indices]
-        pixels = to_vae_pixels(random_crops(images[indices], crop, generator, chosen)).to(accelerator.device)
-        decoded, kl = model(pixels)
+        pixels = to_vae_pixels(random_crops(images[indices], crop, generator)).to(accelerator.device)
+        wanted = basis.latents(pixels)
+        decoded, encoded = model(pixels, wanted)
         error = decoded - pixels
-        return error.abs().mean() + error.square().mean() + kl_weight * kl
+        return error.abs().mean() + error.square().mean() + (encoded - wanted).square().mean()
 
-    (trained,) = train(accelerator, [Reconstruction(vae)], loss, size=len(images), batch=batch, steps=steps,
+    (trained,) = train(accelerator, [LinearStart(vae)], loss, size=len(images), batch=batch, steps=steps,
                        learning_rate=learning_rate, label="vae", seed=seed, log_every=50)
     return calibrate_latents(trained.vae, images[:512])
 
@@ -104,16 +97,16 @@ class NoisyDecoding(torch.nn.Module):
         return self.vae.decode(means + noise).sample
 
 
-class Reconstruction(torch.nn.Module):
-    """Encode, sample and decode as one forward, so a distributed wrapper sees the whole computation."""
+class LinearStart(torch.nn.Module):
+    """Decode the given latents and encode the pixels (posterior means) as one forward, so a distributed
+    wrapper sees the whole computation."""
 
     def __init__(self, vae: torch.nn.Module):
         super().__init__()
         self.vae = vae
 
-    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        posterior = self.vae.encode(pixels).latent_dist
-        return self.vae.decode(posterior.sample()).sample, posterior.kl().mean()
+    def forward(self, pixels: torch.Tensor, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.vae.decode(latents).sample, self.vae.encode(pixels).latent_dist.mean
 
 
 @torch.no_grad()
