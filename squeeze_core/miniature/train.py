@@ -30,8 +30,9 @@ logger = logging.getLogger("squeeze.training")
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """Step counts that fit in an hour on 2 CPU cores (measured: MLLM 3.2, VAE 11.7, decoder 3.6, caching 1.3,
-    stage 1 9.5 and stage 2 24.6 minutes, 54 in all)."""
+    """Step counts meant to fit in an hour on 2 CPU cores (measured with a 2,500-step VAE: MLLM 3.2, VAE 11.7,
+    decoder 3.6, caching 1.3, stage 1 9.5 and stage 2 24.6 minutes, 54 in all; the VAE's 3,500 steps from
+    its linear start add about 5 minutes, not yet measured in a whole run)."""
 
     samples: int = 12000
     unconditional_rate: float = 0.1
