@@ -30,9 +30,9 @@ logger = logging.getLogger("squeeze.training")
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """Step counts meant to fit in an hour on 2 CPU cores (measured with a 2,500-step VAE: MLLM 3.2, VAE 11.7,
-    decoder 3.6, caching 1.3, stage 1 9.5 and stage 2 24.6 minutes, 54 in all; the VAE's 3,500 steps from
-    its linear start add about 5 minutes, not yet measured in a whole run)."""
+    """Step counts for 2 CPU cores. They do not fit the hour yet on the three-grain domain (measured,
+    one process: MLLM 3.9, VAE 19.9, decoder 5.0, caching 4.5 minutes, stage 1 about 0.3 s a step, so
+    about 18 minutes, and stage 2 not yet timed); the first domain's run took 54 minutes."""
 
     samples: int = 12000
     unconditional_rate: float = 0.1
