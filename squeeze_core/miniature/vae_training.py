@@ -11,8 +11,8 @@ from ..tiny_vae import VAESizes, build_tiny_vae
 
 
 INITIAL_LOG_VARIANCE = -8.0
-"""The posterior starts nearly deterministic: with unit variance the sampled latents would drown the
-encoder's small early means and slow reconstruction for hundreds of steps."""
+"""The posterior is nearly deterministic: training fits its means only, and a unit variance would drown
+them in every latent sampled from it."""
 
 
 def build_vae(sizes: VAESizes, seed: int):
