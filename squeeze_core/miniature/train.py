@@ -31,8 +31,8 @@ logger = logging.getLogger("squeeze.training")
 @dataclass(frozen=True)
 class TrainingPlan:
     """Step counts for 2 CPU cores. They do not fit the hour yet on the three-grain domain (measured,
-    one process: MLLM 3.9, VAE 19.9, decoder 5.0, caching 4.5 minutes, stage 1 about 0.3 s a step, so
-    about 18 minutes, and stage 2 not yet timed); the first domain's run took 54 minutes."""
+    one process: MLLM 3.9, VAE 19.9, decoder 5.0, caching 4.5, stage 1 18.7 minutes, stage 2 about 0.28 s a
+    step, so about 37: some 89 minutes in all); the first domain's run took 54 minutes."""
 
     samples: int = 12000
     unconditional_rate: float = 0.1
