@@ -135,3 +135,8 @@ def resize_to_area(images: torch.Tensor, area: int, multiple: int = 1, mode: str
         resized = F.interpolate(images, size=(height, width), mode=mode, align_corners=False, antialias=True)
         return resized.clamp(0.0, 1.0)
     return F.interpolate(images, size=(height, width), mode=mode)
+
+
+def from_vae_range(pixels: torch.Tensor) -> np.ndarray:
+    """A VAE's decoded ``[B, 3, H, W]`` pixels in -1..1 as uint8 ``[B, H, W, 3]`` pictures."""
+    return ((pixels.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()

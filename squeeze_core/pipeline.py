@@ -23,7 +23,7 @@ from .dla import AggregatedContext, base_conditioning
 from .errors import InvalidImageError, ScheduleError
 from .files import load_diffusion_model, load_dla, load_vae
 from .identity import diffusers_vae_encoder, encode_identity
-from .images import ImageLike, check_reference
+from .images import ImageLike, check_reference, from_vae_range
 from .joint_encoder import JointEncoder
 from .key_weighted_attention import install_key_weighting
 from .latent_packing import pack_latents, token_grid, unpack_latents
@@ -154,7 +154,7 @@ class SqueezePipeline(DiffusionPipeline):
         mean = torch.tensor(config.latents_mean, device=latents.device).view(view)
         std = torch.tensor(config.latents_std, device=latents.device).view(view)
         pixels = self.vae.decode((latents * std + mean).unsqueeze(2).to(self.vae.dtype)).sample[:, :, 0]
-        return ((pixels.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        return from_vae_range(pixels)
 
     @torch.no_grad()
     def __call__(

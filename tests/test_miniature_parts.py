@@ -26,6 +26,7 @@ from squeeze_core.schedule import StageWeights
 from squeeze_core.side_by_side import side_by_side
 from squeeze_core.stage_conditioning import weighted_conditioning
 from squeeze_core.files import load_vae, save_vae
+from squeeze_core.images import from_vae_range
 
 CONFIG = TINY_DIFFUSION
 
@@ -72,9 +73,8 @@ def test_the_miniatures_patch_basis_keeps_every_fine_bit():
 
     def fine(channels: int) -> float:
         basis = PatchBasis.fit(basis_pixels, channels)
-        pictures = ((basis.pixels(basis.latents(held_out))[:, :, 0].clamp(-1, 1) + 1) * 127.5).round().byte()
-        return float(np.mean([score_case(p.permute(1, 2, 0).numpy(), case)["fine"]
-                              for p, case in zip(pictures, cases)]))
+        pictures = from_vae_range(basis.pixels(basis.latents(held_out))[:, :, 0])
+        return float(np.mean([score_case(picture, case)["fine"] for picture, case in zip(pictures, cases)]))
 
     assert fine(16) > 0.99 and fine(4) < 0.7
 

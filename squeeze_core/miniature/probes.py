@@ -16,6 +16,7 @@ from .domain.subjects import FINE_BITS, MID_BITS, Subject, bits, split_subjects
 from .evaluation import proportion
 from .mllm_teaching import QUESTION
 from ..features import TokenRole
+from ..images import from_vae_range
 from ..joint_encoder import JointEncoder
 
 PROBE_POSE = Pose("middle centre", 0)
@@ -49,7 +50,7 @@ def vae_probe(vae, cases: list[Case]) -> list[ProbeResult]:
     for case in cases:
         target = torch.from_numpy(render_case(case)[1]).permute(2, 0, 1)[None]
         decoded = vae.decode(vae.encode(to_vae_pixels(target)).latent_dist.mean).sample[:, :, 0]
-        picture = ((decoded.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).numpy()
+        picture = from_vae_range(decoded)[0]
         scores = score_case(picture, case)
         for grain, count in counts.items():
             correct[grain] += scores[grain] * count * len(case.subjects)
