@@ -39,14 +39,15 @@ def images() -> torch.Tensor:
 def test_calibration_gives_the_target_statistics_and_keeps_the_reconstruction(images, tmp_path):
     vae = build_vae(VAESizes(), seed=0).eval()
     pixels = to_vae_pixels(images)
+    scales = torch.linspace(2.0, 0.25, vae.config.z_dim)
     with torch.no_grad():
         before = vae.decode(vae.encode(pixels).latent_dist.mode()).sample
-        calibrate_latents(vae, images)
+        calibrate_latents(vae, images, scales)
         latents = vae.encode(pixels).latent_dist.mode()
         after = vae.decode(latents).sample
     channels = latents.transpose(0, 1).flatten(1)
     assert torch.allclose(channels.mean(1), torch.tensor(vae.config.latents_mean), atol=1e-3)
-    assert torch.allclose(channels.std(1), torch.tensor(vae.config.latents_std), rtol=1e-3)
+    assert torch.allclose(channels.std(1), torch.tensor(vae.config.latents_std) * scales, rtol=1e-3)
     assert (before - after).abs().max() < 1e-4
     save_vae(vae, tmp_path / "vae.safetensors")
     again = load_vae(tmp_path / "vae.safetensors")
@@ -62,6 +63,15 @@ def test_a_full_patch_basis_round_trips_and_gives_unit_latents(images):
     channels = latents.transpose(0, 1).flatten(1)
     assert channels[:16].mean(1).abs().max() < 1e-3 and (channels[:16].std(1, correction=0) - 1).abs().max() < 1e-3
     assert (basis.pixels(latents) - pixels).abs().max() < 1e-3
+
+
+def test_channel_scales_run_from_whitened_to_pixel_true(images):
+    basis = PatchBasis.fit(to_vae_pixels(images), channels=16)
+    assert torch.allclose(basis.channel_scales(0.0), torch.ones(16))
+    pixel_true = basis.channel_scales(1.0)
+    assert torch.allclose(pixel_true.square().mean(), torch.tensor(1.0))
+    assert torch.all(pixel_true[:-1] >= pixel_true[1:]) and pixel_true[0] > 2 * pixel_true[-1]
+    assert torch.allclose(basis.channel_scales(0.5), pixel_true.sqrt())
 
 
 def test_the_miniatures_patch_basis_keeps_every_fine_bit():

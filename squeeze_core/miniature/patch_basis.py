@@ -22,6 +22,8 @@ class PatchBasis:
     """[3 * stride**2]: the mean patch, in ``pixel_unshuffle`` order."""
     components: torch.Tensor
     """[channels, 3 * stride**2]: the leading principal directions, each scaled so its latent has unit variance."""
+    spread: torch.Tensor
+    """[channels]: each component's standard deviation in pixels, largest first."""
     stride: int
 
     @classmethod
@@ -31,7 +33,15 @@ class PatchBasis:
         mean = patches.mean(dim=0)
         _, singular, directions = torch.linalg.svd(patches - mean, full_matrices=False)
         spread = singular[:channels, None] / len(patches) ** 0.5
-        return cls(mean, directions[:channels] / spread.clamp_min(1e-6), stride)
+        return cls(mean, directions[:channels] / spread.clamp_min(1e-6), spread.flatten(), stride)
+
+    def channel_scales(self, exponent: float = 0.5) -> torch.Tensor:
+        """[channels]: each latent channel's scale, as its pixel spread to the ``exponent`` (relative to the
+        spreads' root mean square). Whitened latents (exponent 0) give a rare detail channel the weight of the
+        picture's colour in a diffusion loss, and a diffusion model trained on them drew coloured blocks
+        where the subject belongs (3,500 steps); pixel-true latents (exponent 1) would make the detail a
+        negligible share."""
+        return (self.spread / self.spread.square().mean().sqrt()) ** exponent
 
     def latents(self, pixels: torch.Tensor) -> torch.Tensor:
         """[B, 3, 1, H, W] pixels -> [B, channels, 1, H / stride, W / stride] latents."""

@@ -30,19 +30,19 @@ logger = logging.getLogger("squeeze.training")
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """Step counts for 2 CPU cores. They do not fit the hour yet on the three-grain domain (measured,
-    one process: MLLM 3.9, VAE 19.9, decoder 5.0, caching 4.5, stage 1 18.7 minutes, stage 2 about 0.28 s a
-    step, so about 37: some 89 minutes in all); the first domain's run took 54 minutes."""
+    """Step counts for 2 CPU cores, sized to the hour (phase times measured on a first whole run, one process:
+    MLLM 3.9, VAE 19.9, decoder 5.0, feature and latent caching 4.5 minutes, then about 0.3 s a diffusion
+    step)."""
 
     samples: int = 12000
     unconditional_rate: float = 0.1
     """Share of training cases with an empty instruction, for classifier-free guidance."""
     mllm_steps: int = 1200
     vae_steps: int = 3500
-    decoder_steps: int = 500
+    decoder_steps: int = 400
     stages: tuple[Stage, ...] = field(default_factory=lambda: (
-        Stage("stage 1: MLLM conditioning", steps=3500, reference_rate=0.0, semantic_drop_rate=0.0),
-        Stage("stage 2: MLLM + VAE identity", steps=8000, reference_rate=0.85, semantic_drop_rate=0.15),
+        Stage("stage 1: MLLM conditioning", steps=2000, reference_rate=0.0, semantic_drop_rate=0.0),
+        Stage("stage 2: MLLM + VAE identity", steps=3500, reference_rate=0.85, semantic_drop_rate=0.15),
     ))
 
     def scaled(self, factor: float) -> TrainingPlan:

@@ -55,20 +55,22 @@ def train_vae(accelerator, images: torch.Tensor, sizes: VAESizes, *, steps: int,
 
     (trained,) = train(accelerator, [LinearStart(vae)], loss, size=len(images), batch=batch, steps=steps,
                        learning_rate=learning_rate, label="vae", seed=seed, log_every=50)
-    return calibrate_latents(trained.vae, images[:512])
+    return calibrate_latents(trained.vae, images[:512], basis.channel_scales())
 
 
 def refine_decoder(accelerator, vae, images: torch.Tensor, *, steps: int, batch: int = 16,
                    latent_noise: float = 0.2, learning_rate: float = 3e-4, seed: int = 0):
-    """Train the decoder alone on whole images from noisy latents, the encoder frozen so the latents the
-    diffusion model learns stay as they are. Crops never show the decoder's mid-block attention a whole
-    image, and a diffusion model's latents are never exact: without this, smooth grounds (sand most)
-    decode near-miss latents into saturated blobs that read as extra subjects."""
+    """Train the decoder alone on whole images from noisy latents (each channel's noise relative to its
+    spread), the encoder frozen so the latents the diffusion model learns stay as they are. Crops never
+    show the decoder's mid-block attention a whole image, and a diffusion model's latents are never exact:
+    without this, smooth grounds (sand most) decode near-miss latents into saturated blobs that read as
+    extra subjects."""
     vae.requires_grad_(False)
     for module in (vae.post_quant_conv, vae.decoder):
         module.requires_grad_(True)
     generator = torch.Generator().manual_seed(seed * 37 + accelerator.process_index)
-    spread = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
+    with torch.no_grad():
+        spread = vae.encode(to_vae_pixels(images[:64])).latent_dist.mean.std(dim=(0, 2, 3, 4)).view(1, -1, 1, 1, 1)
 
     def loss(indices: torch.Tensor, step: int, modules: list[torch.nn.Module]) -> torch.Tensor:
         (model,) = modules
@@ -110,16 +112,17 @@ class LinearStart(torch.nn.Module):
 
 
 @torch.no_grad()
-def calibrate_latents(vae, images: torch.Tensor):
+def calibrate_latents(vae, images: torch.Tensor, channel_scales: torch.Tensor | None = None):
     """Rescale the latent channels (exactly, through the two 1x1 convolutions around the latent) so the
-    posterior means over ``images`` have the mean and std of ``latents_mean`` / ``latents_std``: the fixed
-    normalisation ComfyUI and diffusers apply to Qwen-Image latents then yields unit-scale latents."""
+    posterior means over ``images`` have the mean of ``latents_mean`` and the std of ``latents_std`` times
+    ``channel_scales`` (default 1): the fixed normalisation ComfyUI and diffusers apply to Qwen-Image latents
+    then yields latents whose channels have those scales."""
     z_dim = vae.config.z_dim
     means = torch.cat([vae.encode(to_vae_pixels(images[i:i + 64])).latent_dist.mean
                        for i in range(0, len(images), 64)])
     channels = means.transpose(0, 1).flatten(1)
     target_mean = torch.tensor(vae.config.latents_mean)
-    target_std = torch.tensor(vae.config.latents_std)
+    target_std = torch.tensor(vae.config.latents_std) * (1.0 if channel_scales is None else channel_scales)
     scale = target_std / channels.std(dim=1).clamp_min(1e-6)
     shift = target_mean - scale * channels.mean(dim=1)
     quant = vae.quant_conv
