@@ -23,10 +23,12 @@ class SqueezeSideBySide(CheckedNode):
             node_id="SqueezeSideBySide",
             display_name="Squeeze Side by Side",
             category="squeeze/image",
-            description="Puts the reference, the result and the instruction in one picture (one per result in a "
-            "batch), for sharing or comparing runs. Small images are scaled up without blurring.",
+            description="Puts the reference(s), the result and the instruction in one picture (one per result in "
+            "a batch), for sharing or comparing runs. Small images are scaled up without blurring.",
             inputs=[
-                io.Image.Input("reference", tooltip="The reference picture(s) of the subject."),
+                io.Image.Input("reference", tooltip="The reference picture(s) of the subject (Picture 1)."),
+                io.Image.Input("reference2", optional=True,
+                               tooltip="A second subject's picture (Picture 2), shown after the first."),
                 io.Image.Input("result", tooltip="The generated image(s), e.g. from VAE Decode."),
                 io.String.Input("prompt", multiline=True, default="",
                                 tooltip="The instruction, written under the pictures; connect the same text the "
@@ -38,8 +40,10 @@ class SqueezeSideBySide(CheckedNode):
         )
 
     @classmethod
-    def execute(cls, reference: torch.Tensor, result: torch.Tensor, prompt: str, side: int) -> io.NodeOutput:
-        references, results = _uint8(reference), _uint8(result)
-        sheets = [side_by_side([references[min(index, len(references) - 1)]], image, prompt, side)
+    def execute(cls, reference: torch.Tensor, result: torch.Tensor, prompt: str, side: int,
+                reference2: torch.Tensor | None = None) -> io.NodeOutput:
+        pictures = [_uint8(images) for images in (reference, reference2) if images is not None]
+        results = _uint8(result)
+        sheets = [side_by_side([images[min(index, len(images) - 1)] for images in pictures], image, prompt, side)
                   for index, image in enumerate(results)]
         return io.NodeOutput(torch.from_numpy(np.stack(sheets)).float().div(255.0))

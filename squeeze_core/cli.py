@@ -1,6 +1,7 @@
 """Command line of the core: ``generate`` from reference images and a prompt, ``train`` the miniature,
-``evaluate`` it on held-out subjects, check what its VAE and MLLM see (``probes``), draw a ``reference`` of a
-subject it knows, and run each part of the method once on tiny random models (``demo``).
+``evaluate`` it (and its ablations) on held-out cases, check what its VAE and MLLM see (``probes``), draw a
+``reference`` picture of a subject of its domain, and run each part of the method once on tiny random models
+(``demo``).
 ``python -m squeeze_core <command> --help`` says more."""
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 from PIL import Image
 
 from .schedule import PRESETS, schedule_from_preset
-from .miniature.spec import VARIANTS, MiniatureSpec
-from .miniature.subjects import HUES, SHAPES, TEXTURES
+from .miniature.domain.scenes import BACKGROUNDS, POSITIONS, TURNS
+from .miniature.domain.subjects import FINE_BITS, HUES, MID_BITS, SHAPES
+from .miniature.spec import VARIANTS, VISION_RESOLUTION, MiniatureSpec
 
 
 def _files(folder: str):
@@ -64,22 +66,29 @@ def train(options: argparse.Namespace) -> None:
 
 
 def evaluate(options: argparse.Namespace) -> None:
-    from .miniature.ablation import run_evaluation
+    from .miniature.study import report, run_setups, schedule_setups, trained_setups
 
-    report = run_evaluation(_files(options.models).root, cases=options.cases, steps=options.steps,
-                            ablations=options.ablations, seed=options.seed)
-    print(report.markdown())
+    if options.ablations:
+        root = options.ablations
+        setups = [setup for setup in trained_setups(options.seeds) + schedule_setups()
+                  if os.path.isdir(os.path.join(root, setup.run))]
+    else:
+        root, run = os.path.split(os.path.abspath(_files(options.models).root))
+        setups = schedule_setups(run)
+    cards = run_setups(root, setups, cases=options.cases, steps=options.steps, seed=options.seed)
+    print(report(cards, options.seeds))
     if options.json:
         with open(options.json, "w", encoding="utf-8") as handle:
-            json.dump(report.as_dict(), handle, indent=1)
+            json.dump({name: card.as_lists() for name, card in cards.items()}, handle)
 
 
 def reference(options: argparse.Namespace) -> None:
-    from .miniature.scenes import render_reference
-    from .miniature.subjects import Subject
+    from .miniature.domain.scenes import Pose, render
+    from .miniature.domain.subjects import Subject
 
-    identity = Subject(options.shape, options.texture, options.primary, options.secondary)
-    Image.fromarray(render_reference(identity, options.size)[0]).save(options.out)
+    subject = Subject(options.shape, options.primary, options.secondary, options.mid, options.fine)
+    picture, _ = render([subject], [Pose(options.position, TURNS.index(options.turn))], options.ground)
+    Image.fromarray(picture).save(options.out)
     print(options.out)
 
 
@@ -88,7 +97,6 @@ def probes(options: argparse.Namespace) -> None:
     from .joint_encoder import JointEncoder
     from .miniature.case_data import draw_split
     from .miniature.probes import mllm_probe, vae_probe
-    from .miniature.spec import VISION_RESOLUTION
 
     files = _files(options.models)
     print("VAE encode + decode, held-out targets:")
@@ -125,7 +133,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, default=20)
     run.add_argument("--cfg", type=float, default=1.0)
     run.add_argument("--size", type=int, default=64)
-    run.add_argument("--vision-resolution", type=int, default=112)
+    run.add_argument("--vision-resolution", type=int, default=VISION_RESOLUTION,
+                     help="the side at which the MLLM sees each picture (the miniature's: 16)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--side-by-side", action="store_true", help="save reference, prompt and result in one image")
     run.set_defaults(handler=generate)
@@ -140,22 +149,29 @@ def parser() -> argparse.ArgumentParser:
     learn.add_argument("--scale", type=float, default=1.0, help="scale every step count (0.01: a smoke test)")
     learn.set_defaults(handler=train)
 
-    draw = commands.add_parser("reference", help="draw a reference picture of a subject the miniature knows")
-    draw.add_argument("--shape", choices=SHAPES, default="disc")
-    draw.add_argument("--texture", choices=TEXTURES, default="stripes")
-    draw.add_argument("--primary", choices=sorted(HUES), default="red")
-    draw.add_argument("--secondary", choices=sorted(HUES), default="cyan")
-    draw.add_argument("--size", type=int, default=64)
+    draw = commands.add_parser("reference", help="draw a reference picture of a subject of the miniature's domain")
+    draw.add_argument("--shape", choices=SHAPES, default="notch")
+    draw.add_argument("--primary", choices=sorted(HUES), default="orange", help="the code area's colour")
+    draw.add_argument("--secondary", choices=sorted(HUES), default="blue", help="the outer ring's colour")
+    draw.add_argument("--mid", type=int, default=5, help=f"the {MID_BITS} mid bits, as an integer")
+    draw.add_argument("--fine", type=int, default=40_000, help=f"the {FINE_BITS} fine bits, as an integer")
+    draw.add_argument("--position", choices=POSITIONS, default="middle centre")
+    draw.add_argument("--turn", choices=TURNS, default="upright")
+    draw.add_argument("--ground", choices=sorted(BACKGROUNDS), default="grey")
     draw.add_argument("--out", default="subject.png")
     draw.set_defaults(handler=reference)
 
-    judge = commands.add_parser("evaluate", help="exact scores on held-out subjects, with 95%% intervals")
-    judge.add_argument("--models", default="", help="the miniature's folder (default: the shipped one)")
-    judge.add_argument("--ablations", default=None, help="folder with the variants' runs, for the ablation table")
-    judge.add_argument("--cases", type=int, default=200)
+    judge = commands.add_parser("evaluate", help="exact scores on held-out cases, and the paired tests behind "
+                                "each of the paper's claims")
+    judge.add_argument("--models", default="", help="one trained miniature's folder: every sampler schedule "
+                       "(default: the shipped one)")
+    judge.add_argument("--ablations", default=None, help="a folder of runs named <variant>-seed<k>: every "
+                       "trained row and every schedule")
+    judge.add_argument("--seeds", type=int, default=3, help="training seeds of the main model and of no VAE identity")
+    judge.add_argument("--cases", type=int, default=500)
     judge.add_argument("--steps", type=int, default=20)
-    judge.add_argument("--seed", type=int, default=0)
-    judge.add_argument("--json", default=None, help="also write the figures here")
+    judge.add_argument("--seed", type=int, default=0, help="held-out cases and noise")
+    judge.add_argument("--json", default=None, help="also write every case's figures here")
     judge.set_defaults(handler=evaluate)
     probe = commands.add_parser("probes", help="do the VAE and the MLLM see the fine bits? (held-out subjects)")
     probe.add_argument("--models", default="", help="a trained miniature's folder (default: the shipped one)")

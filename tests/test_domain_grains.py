@@ -95,3 +95,23 @@ def test_held_out_subjects_carry_unseen_fine_codes():
     assert len(TRAIN) >= 1000 and len(HELD_OUT) >= 500
     assert not {subject.fine for subject in TRAIN} & {subject.fine for subject in HELD_OUT}
     assert {subject.shape for subject in HELD_OUT} == set(SHAPES)
+
+
+def test_the_reference_command_draws_the_subject_it_is_given(tmp_path):
+    from PIL import Image
+
+    from squeeze_core.cli import main
+    from squeeze_core.miniature.domain.cases import Case
+    from squeeze_core.miniature.domain.scenes import Instruction
+    from squeeze_core.miniature.domain.subjects import Subject
+
+    out = tmp_path / "subject.png"
+    main(["reference", "--shape", "tee", "--primary", "red", "--secondary", "cyan", "--mid", "9", "--fine", "1234",
+          "--position", "top left", "--turn", "turned left", "--ground", "sky", "--out", str(out)])
+    pose = Pose("top left", 3)
+    drawn = Case((Subject("tee", "red", "cyan", 9, 1234),), (pose,), ("sky",),
+                 Instruction("place", "sky", "top left", 3), (pose,))
+    scores = score_case(np.asarray(Image.open(out).convert("RGB")), drawn)
+    assert all(scores[name] == 1.0 for name in ("instruction", "shape", "palette", "mid", "fine")), scores
+    other = replace(drawn, subjects=(Subject("tee", "red", "cyan", 9, 1234 ^ 0xFF),))
+    assert score_case(np.asarray(Image.open(out).convert("RGB")), other)["fine"] == 0.5

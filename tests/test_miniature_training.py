@@ -1,31 +1,42 @@
 """The training command runs as accelerate runs it on many GPUs: here two processes on the CPU (gloo), a few
-steps each, gradients averaged between them, and its files load in the standalone pipeline."""
+steps each, gradients averaged between them, and its files load in the standalone pipeline; the evaluation
+command scores what it wrote."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from squeeze_core.miniature.case_data import draw_split
 from squeeze_core.miniature.domain.cases import render_case
+from squeeze_core.miniature.scorecard import FIGURES
 from squeeze_core.miniature.shipped import MiniatureFiles
 from squeeze_core.miniature.spec import VISION_RESOLUTION
+from squeeze_core.miniature.study import SCHEDULES, claims, schedule_row
 from squeeze_core.pipeline import SqueezePipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENVIRONMENT = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
 
 
-def test_accelerate_launch_trains_on_two_cpu_processes(tmp_path):
-    out = tmp_path / "miniature"
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory) -> tuple[str, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("runs") / "full-seed0"
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "-m", "squeeze_core", "train", "--out", str(out), "--scale", "0.002"]
-    environment = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
-    finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900)
+    finished = subprocess.run(command, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
     assert finished.returncode == 0, finished.stderr[-4000:]
+    return str(out), finished
+
+
+def test_accelerate_launch_trains_on_two_cpu_processes(launched):
+    out, finished = launched
     assert "on 2 process(es)" in finished.stderr
     assert "stage 2: MLLM + VAE identity step" in finished.stderr
     files = MiniatureFiles(str(out))
@@ -35,3 +46,20 @@ def test_accelerate_launch_trains_on_two_cpu_processes(tmp_path):
     case = next(case for case in draw_split(50, "held_out") if case.instruction.kind == "pair")
     result = pipeline(case.instruction.text, render_case(case)[0], num_inference_steps=2, guidance_scale=2.5)
     assert result.images.shape == (1, 64, 64, 3) and np.isfinite(result.latents.numpy()).all()
+
+
+def test_evaluate_scores_every_schedule_and_tests_the_staging_claims(launched, tmp_path):
+    out, _ = launched
+    figures = tmp_path / "figures.json"
+    command = [sys.executable, "-m", "squeeze_core", "evaluate", "--models", out, "--cases", "6", "--steps", "2",
+               "--json", str(figures)]
+    finished = subprocess.run(command, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-4000:]
+    rows = {line.split("|")[1].strip() for line in finished.stdout.splitlines() if line.startswith("| DLA, ")}
+    assert rows == {schedule_row(name) for name in SCHEDULES}
+    staged = [claim for claim in claims() if claim.name.startswith(("(c)", "(d)"))]
+    assert all(f"| {claim.name}: " in finished.stdout for claim in staged)
+    assert "(b)" not in finished.stdout, "no ablation was run, so no claim that needs one is reported"
+    written = json.loads(figures.read_text())
+    assert set(written) == rows and all(set(card) == set(FIGURES) for card in written.values())
+    assert all(len(values) == 6 for card in written.values() for values in card.values())

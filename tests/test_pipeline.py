@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from squeeze_core.miniature.scenes import render_reference
-from squeeze_core.miniature.subjects import split_subjects
+from squeeze_core.miniature.domain.scenes import Pose, render
+from squeeze_core.miniature.domain.subjects import split_subjects
 from squeeze_core.pipeline import SqueezePipeline, SqueezePipelineOutput
 from tests.harness.tiny_parts import tiny_squeeze_pipeline
 
@@ -28,7 +28,7 @@ def pipe(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference():
-    return render_reference(split_subjects()[1][0], 64)[0]
+    return render([split_subjects()[1][0]], [Pose("middle right", 1)], "grey")[0]
 
 
 def _latents(pipe, reference, seed: int = 0, **options) -> torch.Tensor:

@@ -34,6 +34,11 @@ class Scorecard:
         rows = [score_case(image, case) for image, case in zip(images, cases)]
         return cls({name: np.array([row.get(name, np.nan) for row in rows], dtype=float) for name in FIGURES})
 
+    def as_lists(self) -> dict[str, list[float | None]]:
+        """Every figure per case, None where undefined: what JSON can hold."""
+        return {name: [None if np.isnan(value) else float(value) for value in values]
+                for name, values in self.figures.items()}
+
     def mean(self, name: str) -> tuple[float, int]:
         """(mean over the cases that define ``name``, how many do)."""
         values = self.figures[name]

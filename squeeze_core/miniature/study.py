@@ -45,25 +45,69 @@ class Setup:
     guidance: float = GUIDANCE
 
 
+def main_row(seed: int) -> str:
+    return f"DLA (seed {seed})"
+
+
+def no_vae_row(seed: int) -> str:
+    return f"no VAE identity (seed {seed})"
+
+
+def schedule_row(schedule: str) -> str:
+    return f"DLA, {schedule}"
+
+
+LAST_LAYER, SHARED_POOLER, TEXT_ONLY = "last layer only", "one pooler for all tokens", "text-only encoding"
+
+
 def trained_setups(seeds: int = 3) -> list[Setup]:
     """Every trained row at the main schedule: the main model and the ablations deciding (b) and (c) at
     ``seeds`` seeds, the others at seed 0."""
-    rows = [Setup(f"DLA (seed {seed})", f"full-seed{seed}") for seed in range(seeds)]
-    rows += [Setup(f"no VAE identity (seed {seed})", f"no_vae_identity-seed{seed}") for seed in range(seeds)]
-    rows += [Setup("last layer only", "last_layer-seed0"), Setup("one pooler for all tokens", "shared_pooler-seed0"),
-             Setup("text-only encoding", "text_only-seed0")]
+    rows = [Setup(main_row(seed), f"full-seed{seed}") for seed in range(seeds)]
+    rows += [Setup(no_vae_row(seed), f"no_vae_identity-seed{seed}") for seed in range(seeds)]
+    rows += [Setup(LAST_LAYER, "last_layer-seed0"), Setup(SHARED_POOLER, "shared_pooler-seed0"),
+             Setup(TEXT_ONLY, "text_only-seed0")]
     return rows
 
 
-def schedule_setups() -> list[Setup]:
-    return [Setup(f"DLA, {name}", "full-seed0", name) for name in SCHEDULES]
+def schedule_setups(run: str = "full-seed0") -> list[Setup]:
+    return [Setup(schedule_row(name), run, name) for name in SCHEDULES]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One of the paper's claims as a paired comparison: setup ``a`` against setup ``b`` on ``figures``."""
+
+    name: str
+    a: str
+    b: str
+    figures: tuple[str, ...]
+
+
+def claims(seeds: int = 3) -> list[Claim]:
+    identity = ("shape", "palette", "mid", "fine")
+    found = [Claim("(a) DLA against the last layer", main_row(0), LAST_LAYER, ("instruction",) + identity),
+             Claim("(a) DLA against one pooler", main_row(0), SHARED_POOLER, ("instruction",) + identity)]
+    found += [Claim(f"(b) VAE identity, seed {seed}", main_row(seed), no_vae_row(seed), ("mid", "fine", "copy"))
+              for seed in range(seeds)]
+    main, always = schedule_row(MAIN_SCHEDULE), schedule_row("always")
+    found += [Claim("(c) staged against always", main, always, ("copy", "open_distance", "fine", "instruction")),
+              Claim("(c) a longer MLLM-only phase", schedule_row("paper .85/.70"), main,
+                    ("instruction", "orientation", "copy", "fine")),
+              Claim("(c) the late MLLM weight at 0.5", schedule_row("paper .95/.85, late semantic 0.5"), main,
+                    ("instruction", "copy", "fine")),
+              Claim("(d) staged against MLLM only, two subjects", main, schedule_row("MLLM only"),
+                    ("leak", "fine"))]
+    return found
 
 
 def _pipeline(root: str, run: str):
+    """A run's pipeline; a variant trained with ``--reuse`` takes the MLLM and VAE of the full run of its seed."""
     from ..pipeline import SqueezePipeline
 
     files = MiniatureFiles(os.path.join(root, run))
-    shared = MiniatureFiles(os.path.join(root, "full-seed0"))
+    shared = files if os.path.exists(files.mllm) else MiniatureFiles(
+        os.path.join(root, "full-" + run.rsplit("-", 1)[-1]))
     dla = files.dla if os.path.exists(files.dla) else None
     pipeline = SqueezePipeline.from_files(shared.mllm, files.diffusion, shared.vae, dla,
                                           vision_resolution=VISION_RESOLUTION, text_only=run.startswith("text_only"))
@@ -73,14 +117,19 @@ def _pipeline(root: str, run: str):
 
 def run_setups(root: str, setups: list[Setup], *, cases: int = 500, steps: int = 20, seed: int = 0
                ) -> dict[str, Scorecard]:
-    """Scorecards of ``setups`` on the same ``cases`` held-out cases and noise."""
+    """Scorecards of ``setups`` on the same ``cases`` held-out cases and noise (a setup listed under two
+    names runs once)."""
     data = CaseData(draw_split(cases, "held_out", seed))
-    cards, pipelines = {}, {}
+    cards, pipelines, done = {}, {}, {}
     for setup in setups:
-        pipeline = pipelines.setdefault(setup.run, _pipeline(root, setup.run))
-        images = generate(pipeline, data, SCHEDULES[setup.schedule], steps=steps, guidance=setup.guidance,
-                          seed=seed)
-        cards[setup.name] = Scorecard.of(images, data.cases)
+        key = (setup.run, setup.schedule, setup.guidance)
+        if key not in done:
+            if setup.run not in pipelines:
+                pipelines[setup.run] = _pipeline(root, setup.run)
+            images = generate(pipelines[setup.run], data, SCHEDULES[setup.schedule], steps=steps,
+                              guidance=setup.guidance, seed=seed)
+            done[key] = Scorecard.of(images, data.cases)
+        cards[setup.name] = done[key]
     return cards
 
 
@@ -103,3 +152,32 @@ def table(cards: dict[str, Scorecard]) -> str:
                 cells[-1] += f" ({count})"
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def seed_spread(cards: dict[str, Scorecard], seeds: int = 3) -> str:
+    """Markdown: for the rows trained at several seeds, each figure's mean over the seeds and its range."""
+    lines = ["| rows | " + " | ".join(FIGURES) + " |", "|---" * (len(FIGURES) + 1) + "|"]
+    for label, row in (("DLA", main_row), ("no VAE identity", no_vae_row)):
+        present = [cards[row(seed)] for seed in range(seeds) if row(seed) in cards]
+        if len(present) < 2:
+            continue
+        cells = []
+        for figure in FIGURES:
+            means = np.array([card.mean(figure)[0] for card in present])
+            cells.append(f"{means.mean():.3f} ({means.min():.3f}-{means.max():.3f})")
+        lines.append(f"| {label}, {len(present)} seeds | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def report(cards: dict[str, Scorecard], seeds: int = 3) -> str:
+    """The table, the seed spread and every claim whose two setups were run, as markdown."""
+    parts = [table(cards), seed_spread(cards, seeds)]
+    rows = ["| claim | figure | A - B (95% interval) | p | cases |", "|---|---|---|---|---|"]
+    for claim in claims(seeds):
+        if claim.a in cards and claim.b in cards:
+            for figure in claim.figures:
+                result = compare(cards[claim.a], cards[claim.b], figure)
+                rows.append(f"| {claim.name}: {claim.a} vs {claim.b} | {figure} | {result.difference:+.3f} "
+                            f"({result.low:+.3f} to {result.high:+.3f}) | {result.p_value:.2g} | {result.cases} |")
+    parts.append("\n".join(rows) if len(rows) > 2 else "")
+    return "\n\n".join(part for part in parts if part)
