@@ -65,6 +65,14 @@ def train(options: argparse.Namespace) -> None:
     print(files.root)
 
 
+def train_study(options: argparse.Namespace) -> None:
+    from .miniature.train import TrainingPlan, train_study as train_runs
+
+    plan = TrainingPlan().scaled(options.scale) if options.scale != 1.0 else TrainingPlan()
+    for name in train_runs(options.root, options.seeds, plan):
+        print(os.path.join(options.root, name))
+
+
 def evaluate(options: argparse.Namespace) -> None:
     from .miniature.study import report, run_setups, schedule_setups, trained_setups
 
@@ -131,7 +139,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--switch-2", type=float, default=0.15)
     run.add_argument("--identity-strength", type=float, default=1.0)
     run.add_argument("--steps", type=int, default=20)
-    run.add_argument("--cfg", type=float, default=1.0)
+    run.add_argument("--cfg", type=float, default=2.5, help="classifier-free guidance, the empty instruction as "
+                     "the negative (the paper samples at 2.5)")
     run.add_argument("--size", type=int, default=64)
     run.add_argument("--vision-resolution", type=int, default=VISION_RESOLUTION,
                      help="the side at which the MLLM sees each picture (the miniature's: 16)")
@@ -148,6 +157,13 @@ def parser() -> argparse.ArgumentParser:
     learn.add_argument("--checkpoints", default=None, help="also write the model after each stage here")
     learn.add_argument("--scale", type=float, default=1.0, help="scale every step count (0.01: a smoke test)")
     learn.set_defaults(handler=train)
+
+    study = commands.add_parser("train-study", help="train every run the study needs that a folder does not hold "
+                                "yet: the main model and no VAE identity at each seed, the other ablations at seed 0")
+    study.add_argument("--root", required=True, help="the study's folder (runs are written as <variant>-seed<k>)")
+    study.add_argument("--seeds", type=int, default=3)
+    study.add_argument("--scale", type=float, default=1.0, help="scale every step count (0.01: a smoke test)")
+    study.set_defaults(handler=train_study)
 
     draw = commands.add_parser("reference", help="draw a reference picture of a subject of the miniature's domain")
     draw.add_argument("--shape", choices=SHAPES, default="notch")

@@ -174,18 +174,21 @@ class JointEncoder:
         layers: Sequence[int] | None = None,
         vision_pixel_budget: int | None = None,
         picture_labels: bool = True,
+        allow_empty: bool = False,
     ) -> MLLMFeatures:
         """Encode the instruction(s) with the pictures as "Picture 1", "Picture 2", ... in one prompt.
 
         A reference holding a batch of B frames gives B batch items (item b sees frame b); prompts
         broadcast the same way. ``picture_labels=False`` writes the pictures without their labels, as
-        the first Qwen-Image-Edit did.
+        the first Qwen-Image-Edit did. ``allow_empty`` accepts an empty prompt with no picture: the
+        unconditional of a text-only encoding.
         """
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
             raise PromptError("give at least one prompt")
         references = [to_image_batch(image) for image in images]
-        prompts = [as_plain_text(check_instruction(p, len(references)), self.control_tokens) for p in prompts]
+        prompts = [as_plain_text(check_instruction(p, len(references), allow_empty), self.control_tokens)
+                   for p in prompts]
         sizes = {len(prompts), *(r.shape[0] for r in references)} - {1}
         if len(sizes) > 1:
             raise InvalidImageError(

@@ -127,7 +127,8 @@ class SqueezePipeline(DiffusionPipeline):
             raise ValueError(f"callback_on_step_end_tensor_inputs {unknown} are not among {self._callback_tensor_inputs}")
 
     def encode_prompt(self, prompt: str | Sequence[str], references: Sequence[ImageLike]) -> AggregatedContext:
-        features = self.encoder.encode(prompt, [] if self.config.text_only else references)
+        features = self.encoder.encode(prompt, [] if self.config.text_only else references,
+                                       allow_empty=self.config.text_only)
         if self.dla is None:
             return base_conditioning(features)
         with torch.no_grad():

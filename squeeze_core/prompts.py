@@ -60,12 +60,13 @@ class PromptFormat:
         return 0 if self.drop_template is False else int(self.drop_template)
 
 
-def check_instruction(instruction: str, pictures: int) -> str:
+def check_instruction(instruction: str, pictures: int, allow_empty: bool = False) -> str:
     """An empty prompt with pictures is the unconditional of an edit (the negative of classifier-free guidance,
-    as Qwen-Image-Edit's is); with no picture there is nothing to encode, so it is a forgotten prompt."""
+    as Qwen-Image-Edit's is); with no picture there is nothing to encode, so it is a forgotten prompt, unless
+    ``allow_empty`` says it is the unconditional of a text-only encoding."""
     if not isinstance(instruction, str):
         raise PromptError(f"the prompt must be text, not {type(instruction).__name__}")
-    if not instruction.strip() and not pictures:
+    if not instruction.strip() and not pictures and not allow_empty:
         raise PromptError("the prompt is empty and no picture is given: write an instruction such as 'the same "
                           "toy on a beach at sunset', or connect a picture")
     return instruction

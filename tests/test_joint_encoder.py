@@ -122,6 +122,11 @@ def test_empty_prompt_without_pictures_is_refused(qwen25_encoder, prompt):
         qwen25_encoder.encode(prompt)
 
 
+def test_an_allowed_empty_prompt_is_the_unconditional_of_text_only_encoding(qwen25_encoder):
+    features = qwen25_encoder.encode(" ", allow_empty=True)
+    assert int((features.roles >= TokenRole.IMAGE).sum()) == 0 and features.hidden_states.shape[2] > 0
+
+
 def test_empty_prompt_with_a_picture_is_the_unconditional(qwen25_encoder):
     """Classifier-free guidance's negative for an edit: the pictures with no instruction."""
     features = qwen25_encoder.encode(" ", PICTURES[:1])

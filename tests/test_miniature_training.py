@@ -63,3 +63,20 @@ def test_evaluate_scores_every_schedule_and_tests_the_staging_claims(launched, t
     written = json.loads(figures.read_text())
     assert set(written) == rows and all(set(card) == set(FIGURES) for card in written.values())
     assert all(len(values) == 6 for card in written.values() for values in card.values())
+
+
+def test_the_study_trains_what_is_missing_then_tests_every_claim(launched):
+    out, _ = launched
+    root = os.path.dirname(out)
+    train = [sys.executable, "-m", "squeeze_core", "train-study", "--root", root, "--seeds", "1", "--scale", "0.002"]
+    first = subprocess.run(train, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-4000:]
+    trained = [os.path.basename(line) for line in first.stdout.split()]
+    assert trained == ["no_vae_identity-seed0", "last_layer-seed0", "shared_pooler-seed0", "text_only-seed0"]
+    again = subprocess.run(train, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and again.stdout.strip() == "", again.stderr[-4000:]
+    evaluate = [sys.executable, "-m", "squeeze_core", "evaluate", "--ablations", root, "--seeds", "1",
+                "--cases", "4", "--steps", "2"]
+    finished = subprocess.run(evaluate, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-4000:]
+    assert all(f"| {claim.name}: " in finished.stdout for claim in claims(seeds=1))

@@ -23,6 +23,26 @@ VARIANTS = ("full", "last_layer", "shared_pooler", "no_vae_identity", "text_only
 ``shared_pooler``: one DLA pooler for text and image tokens; ``no_vae_identity``: the second stage never sees
 the references' latents (same step count); ``text_only``: the MLLM encodes the instruction alone."""
 
+SEEDED_VARIANTS = ("full", "no_vae_identity")
+"""The rows that decide claims (b) and (c), trained at several seeds; the other variants at seed 0."""
+
+
+def run_name(variant: str, seed: int) -> str:
+    """A study run's folder under its root; a variant run takes the MLLM and VAE of ``full`` at its seed."""
+    return f"{variant}-seed{seed}"
+
+
+def full_run_of(run: str) -> str:
+    """The ``full`` run whose MLLM and VAE a variant run ``<variant>-seed<k>`` was trained with."""
+    return run_name("full", int(run.rsplit("-seed", 1)[1]))
+
+
+def study_runs(seeds: int = 3) -> list[tuple[str, int]]:
+    """(variant, seed) of every trained row, in training order: seed 0's rows first (the seeded ones first of
+    those), so a study cut short still answers every claim once."""
+    runs = [(variant, 0) for variant in SEEDED_VARIANTS + tuple(v for v in VARIANTS if v not in SEEDED_VARIANTS)]
+    return runs + [(variant, seed) for seed in range(1, seeds) for variant in SEEDED_VARIANTS]
+
 
 @dataclass(frozen=True)
 class MiniatureSpec:

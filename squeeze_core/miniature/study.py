@@ -19,7 +19,7 @@ from .case_data import CaseData, draw_split
 from .paired import PairedResult, mcnemar, paired_bootstrap
 from .scorecard import BINARY, FIGURES, Scorecard, generate
 from .shipped import MiniatureFiles
-from .spec import VISION_RESOLUTION
+from .spec import VISION_RESOLUTION, full_run_of, run_name, study_runs
 
 MLLM_ONLY = StageSchedule.custom(((0.0, 1.0),), ((0.0, 0.0),))
 SCHEDULES = {
@@ -63,14 +63,12 @@ LAST_LAYER, SHARED_POOLER, TEXT_ONLY = "last layer only", "one pooler for all to
 def trained_setups(seeds: int = 3) -> list[Setup]:
     """Every trained row at the main schedule: the main model and the ablations deciding (b) and (c) at
     ``seeds`` seeds, the others at seed 0."""
-    rows = [Setup(main_row(seed), f"full-seed{seed}") for seed in range(seeds)]
-    rows += [Setup(no_vae_row(seed), f"no_vae_identity-seed{seed}") for seed in range(seeds)]
-    rows += [Setup(LAST_LAYER, "last_layer-seed0"), Setup(SHARED_POOLER, "shared_pooler-seed0"),
-             Setup(TEXT_ONLY, "text_only-seed0")]
-    return rows
+    names = {"full": main_row, "no_vae_identity": no_vae_row, "last_layer": lambda _: LAST_LAYER,
+             "shared_pooler": lambda _: SHARED_POOLER, "text_only": lambda _: TEXT_ONLY}
+    return [Setup(names[variant](seed), run_name(variant, seed)) for variant, seed in study_runs(seeds)]
 
 
-def schedule_setups(run: str = "full-seed0") -> list[Setup]:
+def schedule_setups(run: str = run_name("full", 0)) -> list[Setup]:
     return [Setup(schedule_row(name), run, name) for name in SCHEDULES]
 
 
@@ -106,8 +104,7 @@ def _pipeline(root: str, run: str):
     from ..pipeline import SqueezePipeline
 
     files = MiniatureFiles(os.path.join(root, run))
-    shared = files if os.path.exists(files.mllm) else MiniatureFiles(
-        os.path.join(root, "full-" + run.rsplit("-", 1)[-1]))
+    shared = files if os.path.exists(files.mllm) else MiniatureFiles(os.path.join(root, full_run_of(run)))
     dla = files.dla if os.path.exists(files.dla) else None
     pipeline = SqueezePipeline.from_files(shared.mllm, files.diffusion, shared.vae, dla,
                                           vision_resolution=VISION_RESOLUTION, text_only=run.startswith("text_only"))

@@ -21,7 +21,7 @@ from ..tiny_models import save_mllm_folder
 from .diffusion_training import Stage, train_stage
 from .mllm_teaching import teach_mllm
 from .shipped import MiniatureFiles
-from .spec import VARIANTS, MiniatureSpec
+from .spec import VARIANTS, MiniatureSpec, run_name, study_runs
 from .training_cache import encode_features, encode_latents
 from .vae_training import refine_decoder, train_vae
 
@@ -112,10 +112,26 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     return files
 
 
+def train_study(root: str | os.PathLike, seeds: int = 3, plan: TrainingPlan = TrainingPlan()) -> list[str]:
+    """Train every run of the study that ``root`` does not hold yet (``study_runs`` order), each variant on
+    the MLLM and VAE of the full run of its seed; returns the runs trained. A run counts as finished once
+    its transformer file is written (the last file a run writes), so a study cut short resumes."""
+    trained = []
+    for variant, seed in study_runs(seeds):
+        files = MiniatureFiles(os.path.join(os.fspath(root), run_name(variant, seed)))
+        if os.path.exists(files.diffusion):
+            continue
+        reuse = None if variant == "full" else os.path.join(os.fspath(root), run_name("full", seed))
+        train_miniature(files.root, plan, variant=variant, reuse=reuse, spec=MiniatureSpec(seed=seed))
+        trained.append(os.path.basename(files.root))
+    return trained
+
+
 def _save_denoiser(files: MiniatureFiles, transformer: torch.nn.Module, dla: DualLayerAggregator | None,
                    spec: MiniatureSpec) -> None:
-    os.makedirs(os.path.dirname(files.diffusion), exist_ok=True)
-    save_diffusion_model(transformer.state_dict(), spec.diffusion, files.diffusion)
+    """The DLA first: a run whose transformer file exists is complete."""
     if dla is not None:
         os.makedirs(os.path.dirname(files.dla), exist_ok=True)
         save_dla(dla, files.dla)
+    os.makedirs(os.path.dirname(files.diffusion), exist_ok=True)
+    save_diffusion_model(transformer.state_dict(), spec.diffusion, files.diffusion)

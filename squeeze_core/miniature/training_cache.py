@@ -46,7 +46,7 @@ def encode_features(encoder: JointEncoder, data: CaseData, *, with_references: b
             prompts = [data.instruction(index) for index in indices.tolist()]
             pictures = ([data.references[indices, slot].permute(0, 2, 3, 1) for slot in range(count)]
                         if with_references else [])
-            features = encoder.encode(prompts, pictures)
+            features = encoder.encode(prompts, pictures, allow_empty=not with_references)
             first = first or features
             keep = features.roles >= TokenRole.TEXT
             packed, _ = pack_kept_tokens(features.hidden_states.permute(1, 2, 0, 3), keep)
