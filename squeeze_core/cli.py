@@ -18,6 +18,7 @@ from PIL import Image
 from .schedule import PRESETS, schedule_from_preset
 from .miniature.domain.scenes import BACKGROUNDS, POSITIONS, TURNS
 from .miniature.domain.subjects import FINE_BITS, HUES, MID_BITS, SHAPES
+from .miniature.shipped import SHIPPED_VISION_RESOLUTION
 from .miniature.spec import VARIANTS, VISION_RESOLUTION, MiniatureSpec
 
 
@@ -76,6 +77,9 @@ def train_study(options: argparse.Namespace) -> None:
 def evaluate(options: argparse.Namespace) -> None:
     from .miniature.study import report, run_setups, schedule_setups, trained_setups
 
+    if not options.models and not options.ablations:
+        raise SystemExit("evaluate scores three-grain runs: give --models DIR (a run of python -m squeeze_core "
+                         "train) or --ablations ROOT (a folder of them)")
     if options.ablations:
         root = options.ablations
         setups = [setup for setup in trained_setups(options.seeds) + schedule_setups()
@@ -142,8 +146,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--cfg", type=float, default=2.5, help="classifier-free guidance, the empty instruction as "
                      "the negative (the paper samples at 2.5)")
     run.add_argument("--size", type=int, default=64)
-    run.add_argument("--vision-resolution", type=int, default=VISION_RESOLUTION,
-                     help="the side at which the MLLM sees each picture (the miniature's: 16)")
+    run.add_argument("--vision-resolution", type=int, default=SHIPPED_VISION_RESOLUTION,
+                     help="the side at which the MLLM sees each picture (the shipped miniature's by default)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--side-by-side", action="store_true", help="save reference, prompt and result in one image")
     run.set_defaults(handler=generate)
@@ -179,8 +183,7 @@ def parser() -> argparse.ArgumentParser:
 
     judge = commands.add_parser("evaluate", help="exact scores on held-out cases, and the paired tests behind "
                                 "each of the paper's claims")
-    judge.add_argument("--models", default="", help="one trained miniature's folder: every sampler schedule "
-                       "(default: the shipped one)")
+    judge.add_argument("--models", default="", help="one trained miniature's folder: every sampler schedule")
     judge.add_argument("--ablations", default=None, help="a folder of runs named <variant>-seed<k>: every "
                        "trained row and every schedule")
     judge.add_argument("--seeds", type=int, default=3, help="training seeds of the main model and of no VAE identity")

@@ -14,11 +14,10 @@ from squeeze_core.denoiser import build_transformer
 from squeeze_core.dla import DualLayerAggregator
 from squeeze_core.files import save_diffusion_model, save_dla, save_vae
 from squeeze_core.miniature.shipped import SHIPPED
-from squeeze_core.miniature.spec import VISION_RESOLUTION
 from squeeze_core.pipeline import SqueezePipeline
-from squeeze_core.miniature.domain.scenes import Pose, render
+from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.schedule import schedule_from_preset
-from squeeze_core.miniature.domain.subjects import split_subjects
+from squeeze_core.miniature.subjects import split_subjects
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 from squeeze_core.tiny_vae import build_tiny_vae
 from tests.harness.tiny_parts import TINY_DIFFUSION, TINY_DLA
@@ -53,7 +52,7 @@ def parity_files(comfy_server):
     vae = build_tiny_vae(seed=3)
     _perturb(vae, 0.05, 4)
     save_vae(vae, comfy_server.models("vae", VAE))
-    reference = render([split_subjects()[1][0]], [Pose("middle right", 1)], "grey")[0]
+    reference = render_reference(split_subjects()[1][0], 64)[0]
     Image.fromarray(reference).save(os.path.join(comfy_server.base, "input", "parity_subject.png"))
     return reference
 
@@ -97,9 +96,8 @@ def test_shipped_miniature_matches_too(comfy_server, parity_files):
              "dla": ("dla_name", SHIPPED.dla), "mllm": ("mllm_name", SHIPPED.mllm)}
     for node, (field, path) in names.items():
         graph[node]["inputs"][field] = os.path.basename(path)
-    graph["encode"]["inputs"]["vision_resolution"] = VISION_RESOLUTION
     _compare(comfy_server, graph, SqueezePipeline.from_files(SHIPPED.mllm, SHIPPED.diffusion, SHIPPED.vae,
-                                                             SHIPPED.dla, vision_resolution=VISION_RESOLUTION),
+                                                             SHIPPED.dla, vision_resolution=112),
              parity_files, "custom", 9)
 
 

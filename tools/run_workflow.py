@@ -19,8 +19,8 @@ import time
 import numpy as np
 from PIL import Image
 
-from squeeze_core.miniature.domain.scenes import Pose, render
-from squeeze_core.miniature.domain.subjects import split_subjects
+from squeeze_core.miniature.scenes import render_reference
+from squeeze_core.miniature.subjects import Subject, split_subjects
 
 from .comfyui_server import PACK_ROOT, ComfyServer, PromptRefused, execution_error
 from .standins import link_standins
@@ -29,11 +29,8 @@ from .workflow_api import load_workflow, workflow_to_prompt
 WORKFLOWS_DIR = os.path.join(PACK_ROOT, "workflows")
 MAIN_WORKFLOW = os.path.join(WORKFLOWS_DIR, "squeeze_miniature.json")
 SUBJECT = "squeeze_subject.png"
-MINIATURE_REFERENCES = {"squeeze_miniature_subject_1.png": (7, Pose("middle right", 1), "grey"),
-                        "squeeze_miniature_subject_2.png": (8, Pose("top centre", 2), "white")}
-"""Input file -> (which held-out subject, its pose and ground): two subjects the miniature never saw in training,
-drawn as its references are (off centre, turned, on some ground)."""
-
+MINIATURE_SUBJECT = ("triangle", "checker", "orange", "blue")
+MINIATURE_SUBJECT_FILE = "squeeze_miniature_subject.png"
 def workflow_files() -> list[str]:
     return sorted(os.path.join(WORKFLOWS_DIR, name) for name in os.listdir(WORKFLOWS_DIR) if name.endswith(".json"))
 
@@ -54,12 +51,14 @@ def write_subject(input_dir: str, name: str = SUBJECT, size: int = 384) -> str:
     return name
 
 
-def write_miniature_references(input_dir: str) -> list[str]:
-    held_out = split_subjects()[1]
+def write_miniature_subject(input_dir: str) -> str:
+    """A subject the miniature never saw in training (a held-out identity), drawn as references are."""
+    subject = Subject(*MINIATURE_SUBJECT)
+    if subject not in split_subjects()[1]:
+        raise ValueError(f"the example subject {subject.description} must be a held-out subject")
     os.makedirs(input_dir, exist_ok=True)
-    for name, (index, pose, ground) in MINIATURE_REFERENCES.items():
-        Image.fromarray(render([held_out[index]], [pose], ground)[0]).save(os.path.join(input_dir, name))
-    return list(MINIATURE_REFERENCES)
+    Image.fromarray(render_reference(subject)[0]).save(os.path.join(input_dir, MINIATURE_SUBJECT_FILE))
+    return MINIATURE_SUBJECT_FILE
 
 
 def start_example_server(base: str, extra_nodes: list[str] = ()) -> ComfyServer:
@@ -67,7 +66,7 @@ def start_example_server(base: str, extra_nodes: list[str] = ()) -> ComfyServer:
     trained miniature comes with the pack)."""
     link_standins(os.path.join(base, "models"))
     write_subject(os.path.join(base, "input"))
-    write_miniature_references(os.path.join(base, "input"))
+    write_miniature_subject(os.path.join(base, "input"))
     return ComfyServer(base, extra_nodes=list(extra_nodes)).start()
 
 

@@ -35,3 +35,5 @@ class MiniatureFiles:
 
 SHIPPED = MiniatureFiles(os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights"))
 """The trained miniature that comes with the pack (what the README's main command runs)."""
+SHIPPED_VISION_RESOLUTION = 112
+"""The side at which the shipped MLLM sees pictures (the first miniature's; the three-grain one's is 16)."""
