@@ -137,9 +137,13 @@ def compare(a: Scorecard, b: Scorecard, figure: str) -> PairedResult:
     return test(a.figures[figure][both], b.figures[figure][both])
 
 
+def _header(first: str) -> list[str]:
+    return [f"| {first} | " + " | ".join(FIGURES) + " |", "|---" * (len(FIGURES) + 1) + "|"]
+
+
 def table(cards: dict[str, Scorecard]) -> str:
     """Markdown: one row per setup, the mean of every figure (with how many cases define the sparse ones)."""
-    lines = ["| setup | " + " | ".join(FIGURES) + " |", "|---" * (len(FIGURES) + 1) + "|"]
+    lines = _header("setup")
     for name, card in cards.items():
         cells = []
         for figure in FIGURES:
@@ -153,7 +157,7 @@ def table(cards: dict[str, Scorecard]) -> str:
 
 def seed_spread(cards: dict[str, Scorecard], seeds: int = 3) -> str:
     """Markdown: for the rows trained at several seeds, each figure's mean over the seeds and its range."""
-    lines = ["| rows | " + " | ".join(FIGURES) + " |", "|---" * (len(FIGURES) + 1) + "|"]
+    lines = _header("rows")
     for label, row in (("DLA", main_row), ("no VAE identity", no_vae_row)):
         present = [cards[row(seed)] for seed in range(seeds) if row(seed) in cards]
         if len(present) < 2:
