@@ -57,20 +57,24 @@ def generate(options: argparse.Namespace) -> None:
     print(options.out)
 
 
-def train(options: argparse.Namespace) -> None:
-    from .miniature.train import TrainingPlan, train_miniature
+def _plan(scale: float):
+    from .miniature.train import TrainingPlan
 
-    plan = TrainingPlan().scaled(options.scale) if options.scale != 1.0 else TrainingPlan()
-    files = train_miniature(options.out, plan, variant=options.variant, reuse=options.reuse,
+    return TrainingPlan().scaled(scale) if scale != 1.0 else TrainingPlan()
+
+
+def train(options: argparse.Namespace) -> None:
+    from .miniature.train import train_miniature
+
+    files = train_miniature(options.out, _plan(options.scale), variant=options.variant, reuse=options.reuse,
                             checkpoints=options.checkpoints, spec=MiniatureSpec(seed=options.seed))
     print(files.root)
 
 
 def train_study(options: argparse.Namespace) -> None:
-    from .miniature.train import TrainingPlan, train_study as train_runs
+    from .miniature.train import train_study as train_runs
 
-    plan = TrainingPlan().scaled(options.scale) if options.scale != 1.0 else TrainingPlan()
-    for name in train_runs(options.root, options.seeds, plan):
+    for name in train_runs(options.root, options.seeds, _plan(options.scale)):
         print(os.path.join(options.root, name))
 
 
@@ -85,7 +89,7 @@ def evaluate(options: argparse.Namespace) -> None:
         setups = [setup for setup in trained_setups(options.seeds) + schedule_setups()
                   if os.path.isdir(os.path.join(root, setup.run))]
     else:
-        root, run = os.path.split(os.path.abspath(_files(options.models).root))
+        root, run = os.path.split(os.path.abspath(options.models))
         setups = schedule_setups(run)
     cards = run_setups(root, setups, cases=options.cases, steps=options.steps, seed=options.seed)
     print(report(cards, options.seeds))

@@ -69,8 +69,7 @@ def refine_decoder(accelerator, vae, images: torch.Tensor, *, steps: int, batch:
     for module in (vae.post_quant_conv, vae.decoder):
         module.requires_grad_(True)
     generator = torch.Generator().manual_seed(seed * 37 + accelerator.process_index)
-    with torch.no_grad():
-        spread = vae.encode(to_vae_pixels(images[:64])).latent_dist.mean.std(dim=(0, 2, 3, 4)).view(1, -1, 1, 1, 1)
+    spread = latent_means(vae, images[:64]).std(dim=(0, 2, 3, 4)).view(1, -1, 1, 1, 1)
 
     def loss(indices: torch.Tensor, step: int, modules: list[torch.nn.Module]) -> torch.Tensor:
         (model,) = modules
@@ -112,15 +111,20 @@ class LinearStart(torch.nn.Module):
 
 
 @torch.no_grad()
+def latent_means(vae, images: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """The posterior means [B, C, 1, h, w] of uint8 ``images``, encoded ``chunk`` at a time."""
+    return torch.cat([vae.encode(to_vae_pixels(images[i:i + chunk])).latent_dist.mean
+                      for i in range(0, len(images), chunk)])
+
+
+@torch.no_grad()
 def calibrate_latents(vae, images: torch.Tensor, channel_scales: torch.Tensor | None = None):
     """Rescale the latent channels (exactly, through the two 1x1 convolutions around the latent) so the
     posterior means over ``images`` have the mean of ``latents_mean`` and the std of ``latents_std`` times
     ``channel_scales`` (default 1): the fixed normalisation ComfyUI and diffusers apply to Qwen-Image latents
     then yields latents whose channels have those scales."""
     z_dim = vae.config.z_dim
-    means = torch.cat([vae.encode(to_vae_pixels(images[i:i + 64])).latent_dist.mean
-                       for i in range(0, len(images), 64)])
-    channels = means.transpose(0, 1).flatten(1)
+    channels = latent_means(vae, images).transpose(0, 1).flatten(1)
     target_mean = torch.tensor(vae.config.latents_mean)
     target_std = torch.tensor(vae.config.latents_std) * (1.0 if channel_scales is None else channel_scales)
     scale = target_std / channels.std(dim=1).clamp_min(1e-6)
