@@ -25,6 +25,10 @@ class ModelFileError(SqueezeError):
     """A diffusion model file without the pack's config, or whose weights do not match it."""
 
 
+class SubjectFileError(SqueezeError):
+    """A subject file that is not a readable safetensors file holding a whole encoded subject."""
+
+
 class ScheduleError(SqueezeError):
     """A stage schedule with breakpoints or weights outside their valid ranges."""
 

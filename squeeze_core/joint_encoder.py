@@ -19,6 +19,7 @@ from .errors import InvalidImageError, ModelFolderError, PromptError
 from .features import MLLMFeatures, TokenRole, image_role
 from .images import ImageLike, resize_to_area, to_image_batch
 from .mllm_folder import read_model_type
+from .picture_prefix import PicturePrefix, cache_tensors
 from .prompts import PromptFormat, as_plain_text, check_instruction
 
 logger = logging.getLogger("squeeze")
@@ -219,6 +220,84 @@ class JointEncoder:
             source=self.source,
         )
 
+    @torch.inference_mode()
+    def encode_pictures(
+        self,
+        images: Sequence[ImageLike],
+        *,
+        vision_pixel_budget: int | None = None,
+        picture_labels: bool = True,
+    ) -> PicturePrefix:
+        """The template and the labelled pictures of every joint prompt over these pictures, encoded once:
+        ``encode_after`` then runs only an instruction's own tokens. One frame per picture."""
+        references = [to_image_batch(image) for image in images]
+        if not references:
+            raise InvalidImageError("a subject needs at least one picture")
+        if any(reference.shape[0] != 1 for reference in references):
+            raise InvalidImageError("a subject's pictures are single images; encode a batch of frames one by one")
+        budget = vision_pixel_budget or self.vision_pixel_budget
+        text = self._picture_prefix_text(len(references), picture_labels)
+        inputs = self.model_inputs([text], self.vision_inputs(references, 1, budget), budget)
+        input_ids = inputs["input_ids"]
+        if tokenizer_merges_across(self.processor.tokenizer, int(input_ids[0, -1])):
+            raise PromptError(f"{self.source or 'this MLLM'} does not end its pictures on a special token, so an "
+                              f"instruction could tokenise differently after them; encode prompt and pictures "
+                              f"together (Squeeze MLLM Joint Encode) instead of reusing a subject")
+        self.check_context(input_ids.shape[1])
+        outputs = self.model(**inputs, output_hidden_states=True, use_cache=True, return_dict=True, logits_to_keep=1)
+        keys, values = cache_tensors(outputs.past_key_values)
+        deltas = getattr(self.model.base_model, "rope_deltas", None)
+        grid = inputs["image_grid_thw"]
+        tokens_per_image = (grid.prod(dim=-1) // self.merge_size**2).tolist()
+        roles = self._roles(input_ids, inputs["attention_mask"], len(references), tokens_per_image)
+        return PicturePrefix(torch.stack(outputs.hidden_states)[:, 0], keys, values, roles[0],
+                             None if deltas is None else int(deltas.flatten()[0]), text, picture_labels,
+                             len(references), self.source, budget)
+
+    def _picture_prefix_text(self, num_images: int, picture_labels: bool) -> str:
+        """The chat text before the instruction: the template's start and the labelled pictures."""
+        prompt_format = self.prompt_format.labelled(picture_labels)
+        return prompt_format.prefix + prompt_format.user_content("", num_images, self.image_placeholder)
+
+    @torch.inference_mode()
+    def encode_after(
+        self, prompt: str | Sequence[str], prefix: PicturePrefix, *, layers: Sequence[int] | None = None
+    ) -> MLLMFeatures:
+        """The joint encoding of each instruction with the pictures of ``prefix``, running only the instruction's
+        tokens: the same features as ``encode`` with those pictures (rows padded on the right)."""
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts:
+            raise PromptError("give at least one prompt")
+        prompts = [as_plain_text(check_instruction(p, prefix.num_images), self.control_tokens) for p in prompts]
+        if prefix.prompt_prefix != self._picture_prefix_text(prefix.num_images, prefix.picture_labels) \
+                or prefix.source != self.source:
+            raise PromptError(f"this subject was encoded by {prefix.source or 'another MLLM'} with another prompt "
+                              f"format; encode the subject again with {self.source or 'this MLLM'}")
+        suffix = self.prompt_format.template.split("{}")[1]
+        tokenizer = self.processor.tokenizer
+        rows = [tokenizer(text + suffix, add_special_tokens=False)["input_ids"] for text in prompts]
+        width = max(len(row) for row in rows)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        device = self.device
+        input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=device)
+        suffix_mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], device=device)
+        self.check_context(prefix.length + width)
+        batch = len(rows)
+        prefix = prefix.to(device=device, dtype=self.model.dtype)
+        attention_mask = torch.cat([suffix_mask.new_ones(batch, prefix.length), suffix_mask], dim=1)
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                             position_ids=prefix.continuation_positions(batch, width, device),
+                             past_key_values=prefix.key_value_cache(batch, self.model.config),
+                             output_hidden_states=True, use_cache=True, return_dict=True, logits_to_keep=1)
+        keep = self.resolve_layers(layers)
+        hidden = torch.stack([torch.cat([prefix.states[i].expand(batch, -1, -1), outputs.hidden_states[i]], dim=1)
+                              for i in keep])
+        roles = torch.where(suffix_mask.bool(), int(TokenRole.TEXT), int(TokenRole.PAD))
+        roles = torch.cat([prefix.roles.expand(batch, -1), roles], dim=1)
+        return MLLMFeatures(hidden_states=hidden, attention_mask=attention_mask.long(), roles=roles,
+                            layer_indices=keep, num_model_layers=self.num_layers, num_images=prefix.num_images,
+                            source=self.source)
+
     def _roles(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, num_images: int, tokens_per_image: list[int]
     ) -> torch.Tensor:
@@ -233,6 +312,11 @@ class JointEncoder:
             for k, run in enumerate(_split_image_runs(positions, expected)):
                 roles[row, run] = image_role(k)
         return roles
+
+
+def tokenizer_merges_across(tokenizer, last_token: int) -> bool:
+    """Whether text after ``last_token`` could merge with it into other tokens: only special tokens are safe ends."""
+    return last_token not in set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
 
 
 def _split_image_runs(positions: torch.Tensor, expected: list[int]) -> list[torch.Tensor]:
