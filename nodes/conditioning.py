@@ -15,7 +15,27 @@ from .input_checks import CheckedNode
 from .types import DLA, FEATURES, REFERENCE_STRENGTHS_KEY, ROLES_KEY
 
 
-def _strength_inputs(what: str) -> list[io.Float.Input]:
+def aggregate(features, dla=None) -> list:
+    """Stock conditioning from MLLM features: the DLA's context, or without a DLA the base model's own."""
+    if dla is None:
+        aggregated = base_conditioning(features)
+    else:
+        module = dla.ready()
+        with torch.no_grad():
+            aggregated = module(features)
+    extras = {"pooled_output": None, ROLES_KEY: aggregated.roles.cpu()}
+    if not bool(aggregated.attention_mask.all()):
+        extras["attention_mask"] = aggregated.attention_mask.to(mm.intermediate_device())
+    context = aggregated.context.to(device=mm.intermediate_device(), dtype=torch.float32)
+    return [[context, extras]]
+
+
+def vae_latent_encoder(vae):
+    """A ComfyUI VAE as the core's LatentEncoder (pixels [B, 3, H, W] in 0..1 to latents)."""
+    return lambda pixels: vae.encode(pixels.movedim(1, -1))
+
+
+def strength_inputs(what: str) -> list[io.Float.Input]:
     return [io.Float.Input(f"strength{k}", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
                            tooltip=f"Identity weight of {what} {k} (times the sampler's schedule and identity "
                            f"strength): 0 leaves it out, below 1 fades it, up to 2 stresses it. Only the Squeeze "
@@ -23,7 +43,7 @@ def _strength_inputs(what: str) -> list[io.Float.Input]:
             for k in range(1, 5)]
 
 
-def _with_references(conditioning: list, latents: list[torch.Tensor], strengths: list[float]) -> list:
+def with_references(conditioning: list, latents: list[torch.Tensor], strengths: list[float]) -> list:
     """Append reference latents and their strengths to every entry, after any references already there."""
     out = []
     for context, extras in conditioning:
@@ -62,17 +82,7 @@ class SqueezeDLAAggregate(CheckedNode):
     @classmethod
     def execute(cls, features, dla=None) -> io.NodeOutput:
         with node_errors(cls.DISPLAY):
-            if dla is None:
-                aggregated = base_conditioning(features)
-            else:
-                module = dla.ready()
-                with torch.no_grad():
-                    aggregated = module(features)
-        extras = {"pooled_output": None, ROLES_KEY: aggregated.roles.cpu()}
-        if not bool(aggregated.attention_mask.all()):
-            extras["attention_mask"] = aggregated.attention_mask.to(mm.intermediate_device())
-        context = aggregated.context.to(device=mm.intermediate_device(), dtype=torch.float32)
-        return io.NodeOutput([[context, extras]])
+            return io.NodeOutput(aggregate(features, dla))
 
 
 class SqueezeVAEIdentityEncode(CheckedNode):
@@ -94,7 +104,7 @@ class SqueezeVAEIdentityEncode(CheckedNode):
                 io.Int.Input("identity_resolution", default=1024, min=64, max=4096, step=8,
                              tooltip="Each reference is resized to about this many pixels squared (aspect kept, "
                              "sides a multiple of 8) before the VAE; 1024 as the stock Qwen edit nodes do."),
-                *_strength_inputs("the reference of image"),
+                *strength_inputs("the reference of image"),
             ],
             outputs=[io.Conditioning.Output(display_name="conditioning",
                                             tooltip="The conditioning with one reference latent per picture.")],
@@ -108,10 +118,10 @@ class SqueezeVAEIdentityEncode(CheckedNode):
             references = connected_images(**images)
             if not references:
                 return io.NodeOutput(conditioning)
-            latents = encode_identity(references, lambda pixels: vae.encode(pixels.movedim(1, -1)),
+            latents = encode_identity(references, vae_latent_encoder(vae),
                                       pixel_budget=identity_resolution * identity_resolution, multiple=8)
         kept = [strengths[name] for name in IMAGE_SLOTS if images.get(name) is not None]
-        return io.NodeOutput(_with_references(conditioning, latents, kept))
+        return io.NodeOutput(with_references(conditioning, latents, kept))
 
 
 class SqueezeReferenceStrengths(CheckedNode):
@@ -129,7 +139,7 @@ class SqueezeReferenceStrengths(CheckedNode):
             "References after the fourth keep weight 1.",
             inputs=[
                 io.Conditioning.Input("conditioning", tooltip="A conditioning with reference_latents."),
-                *_strength_inputs("reference"),
+                *strength_inputs("reference"),
             ],
             outputs=[io.Conditioning.Output(display_name="conditioning",
                                             tooltip="The same conditioning with one strength per reference.")],

@@ -18,14 +18,14 @@ def _prompt_input() -> io.String.Input:
                            "(e.g. 'Put the toy from Picture 1 on a beach at sunset').")
 
 
-def _vision_input() -> io.Int.Input:
+def vision_input() -> io.Int.Input:
     return io.Int.Input("vision_resolution", default=384, min=16, max=2048, step=4,
                         tooltip="Each picture reaches the MLLM's vision tower at about this many pixels squared "
                         "(aspect kept), rounded to what its image processor accepts. 384 is what Qwen-Image-Edit-Plus "
                         "uses; larger costs more tokens. The miniature's MLLM sees 16.")
 
 
-def _labels_input() -> io.Boolean.Input:
+def labels_input() -> io.Boolean.Input:
     return io.Boolean.Input("picture_labels", default=True,
                             tooltip="Write 'Picture 1: ', 'Picture 2: ' before each picture, as "
                             "Qwen-Image-Edit-2509 does. Off gives the first Qwen-Image-Edit's one-picture prompt.")
@@ -49,7 +49,7 @@ class SqueezeMLLMEncode(CheckedNode):
             description="Encodes the instruction and up to four reference pictures together in one chat prompt "
             "of a transformers MLLM, keeping the hidden states of every layer.",
             inputs=[MLLM.Input("mllm", tooltip="From Squeeze MLLM Loader."), _prompt_input(),
-                    *image_inputs("seen by the MLLM"), _vision_input(), _labels_input()],
+                    *image_inputs("seen by the MLLM"), vision_input(), labels_input()],
             outputs=[_features_output()],
         )
 
@@ -77,7 +77,7 @@ class SqueezeCLIPJointEncode(CheckedNode):
             "(CLIPLoader, type qwen_image): instruction and pictures in one prompt, every layer kept.",
             inputs=[io.Clip.Input("clip", tooltip="A Qwen2.5-VL text encoder loaded with CLIPLoader, type "
                                   "qwen_image."),
-                    _prompt_input(), *image_inputs("seen by the text encoder"), _vision_input(), _labels_input()],
+                    _prompt_input(), *image_inputs("seen by the text encoder"), vision_input(), labels_input()],
             outputs=[_features_output()],
         )
 

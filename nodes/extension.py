@@ -12,6 +12,7 @@ from .model_folders import register_model_folders
 from .sampling import SqueezeMultiStageKSampler, SqueezeStageGuider
 from .schedule_preview import SqueezeSchedulePreview
 from .side_by_side import SqueezeSideBySide
+from .subject import SqueezeSubjectBatchSampler, SqueezeSubjectConditioning, SqueezeSubjectEncode
 
 NODES = [
     SqueezeMLLMLoader,
@@ -21,6 +22,9 @@ NODES = [
     SqueezeDLAAggregate,
     SqueezeVAEIdentityEncode,
     SqueezeReferenceStrengths,
+    SqueezeSubjectEncode,
+    SqueezeSubjectConditioning,
+    SqueezeSubjectBatchSampler,
     SqueezeMultiStageKSampler,
     SqueezeStageGuider,
     SqueezeSchedulePreview,

@@ -67,6 +67,34 @@ def make_guider(model, positive, negative, cfg: float, schedule: StageSchedule) 
     return guider
 
 
+def sample_stages(model, seed: int, steps: int, cfg: float, sampler_name: str, scheduler: str, positive, negative,
+                  latent_image: dict, denoise: float, schedule: StageSchedule):
+    """What the stock KSampler does (noise from the seed and batch index, previews, progress, interrupt), guided by
+    the stage schedule; returns the denoised samples."""
+    guider = make_guider(model, positive, negative, cfg, schedule)
+    latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
+    noise = comfy.sample.prepare_noise(latent, seed, latent_image.get("batch_index"))
+    sigmas = sampling_sigmas(model, steps, scheduler, denoise, sampler_name)
+    samples = guider.sample(noise, latent, comfy.samplers.sampler_object(sampler_name), sigmas,
+                            denoise_mask=latent_image.get("noise_mask"),
+                            callback=latent_preview.prepare_callback(model, steps),
+                            disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    return samples.to(comfy.model_management.intermediate_device())
+
+
+def sampler_inputs() -> list[io.Input]:
+    """The stock KSampler's seed, steps, cfg, sampler and scheduler widgets."""
+    return [
+        io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                     tooltip="The random seed used for creating the noise."),
+        io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Number of denoising steps."),
+        _cfg_input(),
+        io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, tooltip="The sampling algorithm."),
+        io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS,
+                       tooltip="How noise levels are spaced over the steps."),
+    ]
+
+
 class SqueezeStageGuider(CheckedNode):
     DISPLAY = "Squeeze Stage Guider"
 
@@ -107,14 +135,7 @@ class SqueezeMultiStageKSampler(CheckedNode):
             "With schedule 'always' it is the stock KSampler exactly.",
             inputs=[
                 io.Model.Input("model", tooltip="The diffusion model (e.g. Qwen-Image-Edit)."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="The random seed used for creating the noise."),
-                io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Number of denoising steps."),
-                _cfg_input(),
-                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS,
-                               tooltip="The sampling algorithm."),
-                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS,
-                               tooltip="How noise levels are spaced over the steps."),
+                *sampler_inputs(),
                 io.Conditioning.Input("positive", tooltip="From Squeeze VAE Identity Encode (or any conditioning)."),
                 io.Conditioning.Input("negative", tooltip="What to steer away from."),
                 io.Latent.Input("latent_image", tooltip="The latent to denoise."),
@@ -128,14 +149,7 @@ class SqueezeMultiStageKSampler(CheckedNode):
     @classmethod
     def execute(cls, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise,
                 **schedule) -> io.NodeOutput:
-        guider = make_guider(model, positive, negative, cfg, build_schedule(cls.DISPLAY, **schedule))
-        latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
-        noise = comfy.sample.prepare_noise(latent, seed, latent_image.get("batch_index"))
-        sigmas = sampling_sigmas(model, steps, scheduler, denoise, sampler_name)
-        samples = guider.sample(noise, latent, comfy.samplers.sampler_object(sampler_name), sigmas,
-                                denoise_mask=latent_image.get("noise_mask"),
-                                callback=latent_preview.prepare_callback(model, steps),
-                                disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
         out = dict(latent_image)
-        out["samples"] = samples.to(comfy.model_management.intermediate_device())
+        out["samples"] = sample_stages(model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
+                                       latent_image, denoise, build_schedule(cls.DISPLAY, **schedule))
         return io.NodeOutput(out)

@@ -32,7 +32,8 @@ class SqueezeSideBySide(CheckedNode):
                 io.Image.Input("result", tooltip="The generated image(s), e.g. from VAE Decode."),
                 io.String.Input("prompt", multiline=True, default="",
                                 tooltip="The instruction, written under the pictures; connect the same text the "
-                                "encoder used."),
+                                "encoder used. With one line per result (Squeeze Subject Batch Sampler's prompts), "
+                                "line k goes under result k."),
                 io.Int.Input("side", default=256, min=64, max=2048, step=8,
                              tooltip="Each picture's longer edge in the sheet, in pixels."),
             ],
@@ -44,6 +45,8 @@ class SqueezeSideBySide(CheckedNode):
                 reference2: torch.Tensor | None = None) -> io.NodeOutput:
         pictures = [_uint8(images) for images in (reference, reference2) if images is not None]
         results = _uint8(result)
-        sheets = [side_by_side([images[min(index, len(images) - 1)] for images in pictures], image, prompt, side)
-                  for index, image in enumerate(results)]
+        lines = prompt.splitlines()
+        captions = lines if len(results) > 1 and len(lines) == len(results) else [prompt] * len(results)
+        sheets = [side_by_side([images[min(index, len(images) - 1)] for images in pictures], image, caption, side)
+                  for index, (image, caption) in enumerate(zip(results, captions))]
         return io.NodeOutput(torch.from_numpy(np.stack(sheets)).float().div(255.0))

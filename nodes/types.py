@@ -9,6 +9,9 @@ MLLM = io.Custom("SQUEEZE_MLLM")
 FEATURES = io.Custom("SQUEEZE_FEATURES")
 """``squeeze_core.MLLMFeatures``: every captured MLLM layer with per-token roles."""
 
+SUBJECT = io.Custom("SQUEEZE_SUBJECT")
+"""``squeeze_core.Subject``: pictures encoded once (their MLLM prefix and VAE latents), reused by any instruction."""
+
 DLA = io.Custom("SQUEEZE_DLA")
 """A loaded ``squeeze_core.DualLayerAggregator`` (``nodes.engine.models.LoadedDLA``)."""
 

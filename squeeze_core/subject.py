@@ -24,6 +24,10 @@ class Subject:
     latents: list[torch.Tensor] = field(default_factory=list)
     """One VAE latent per picture, or none when no VAE was given."""
 
+    def to(self, device: torch.device | str) -> Subject:
+        return Subject([picture.to(device) for picture in self.pictures], self.prefix.to(device=device),
+                       [latent.to(device) for latent in self.latents])
+
     def encode(self, encoder: JointEncoder, prompt: str | Sequence[str], *,
                layers: Sequence[int] | None = None) -> MLLMFeatures:
         """The joint encoding of each instruction with this subject's pictures."""

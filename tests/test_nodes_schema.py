@@ -14,6 +14,9 @@ NODES = {
     "SqueezeSchedulePreview": ("Squeeze Schedule Preview", "squeeze/sampling", ["IMAGE"]),
     "SqueezeDiffusionModelLoader": ("Squeeze Diffusion Model Loader", "squeeze/loaders", ["MODEL"]),
     "SqueezeSideBySide": ("Squeeze Side by Side", "squeeze/image", ["IMAGE"]),
+    "SqueezeSubjectEncode": ("Squeeze Subject Encode", "squeeze/subject", ["SQUEEZE_SUBJECT"]),
+    "SqueezeSubjectConditioning": ("Squeeze Subject Conditioning", "squeeze/subject", ["CONDITIONING"]),
+    "SqueezeSubjectBatchSampler": ("Squeeze Subject Batch Sampler", "squeeze/subject", ["LATENT", "STRING"]),
 }
 
 
@@ -44,7 +47,7 @@ def test_every_input_and_output_has_a_tooltip(object_info, node_id):
 
 def test_only_the_pack_types_are_custom(object_info):
     custom = {t for node_id in NODES for t in object_info[node_id]["output"] if t.startswith("SQUEEZE_")}
-    assert custom == {"SQUEEZE_MLLM", "SQUEEZE_FEATURES", "SQUEEZE_DLA"}
+    assert custom == {"SQUEEZE_MLLM", "SQUEEZE_FEATURES", "SQUEEZE_DLA", "SQUEEZE_SUBJECT"}
     ours = object_info["SqueezeMultiStageKSampler"]["input"]["required"]
     stock = object_info["KSampler"]["input"]["required"]
     for name in ("sampler_name", "scheduler"):
