@@ -6,6 +6,7 @@ from comfy_api.latest import ComfyExtension, io
 
 from .conditioning import SqueezeDLAAggregate, SqueezeReferenceStrengths, SqueezeVAEIdentityEncode
 from .diffusion_loader import SqueezeDiffusionModelLoader
+from .dla_view import SqueezeDLAView
 from .encode import SqueezeCLIPJointEncode, SqueezeMLLMEncode
 from .loaders import SqueezeDLALoader, SqueezeMLLMLoader
 from .model_folders import register_model_folders
@@ -20,6 +21,7 @@ NODES = [
     SqueezeCLIPJointEncode,
     SqueezeDLALoader,
     SqueezeDLAAggregate,
+    SqueezeDLAView,
     SqueezeVAEIdentityEncode,
     SqueezeReferenceStrengths,
     SqueezeSubjectEncode,

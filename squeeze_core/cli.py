@@ -1,7 +1,7 @@
 """Command line of the core: ``generate`` from reference images and a prompt, ``train`` the miniature,
 ``evaluate`` it (and its ablations) on held-out cases, check what its VAE and MLLM see (``probes``), draw a
-``reference`` picture of a subject of its domain, and run each part of the method once on tiny random models
-(``demo``).
+``reference`` picture of a subject of its domain, draw a DLA's pooling over the MLLM's layers (``dla-view``), and
+run each part of the method once on tiny random models (``demo``).
 ``python -m squeeze_core <command> --help`` says more."""
 
 from __future__ import annotations
@@ -125,6 +125,21 @@ def probes(options: argparse.Namespace) -> None:
             print("  " + result.line())
 
 
+def dla_view(options: argparse.Namespace) -> None:
+    from .dla_view import render_layer_weights
+    from .files import load_dla
+    from .joint_encoder import JointEncoder
+
+    files = _files(options.models)
+    encoder = JointEncoder.from_folder(options.mllm or files.mllm,
+                                       vision_pixel_budget=options.vision_resolution**2)
+    dla = load_dla(options.dla or files.dla, mllm_hidden_size=encoder.hidden_size, mllm_num_layers=encoder.num_layers)
+    references = [np.asarray(Image.open(path).convert("RGB")) for path in options.reference]
+    view = dla.layer_weights(encoder.encode(options.prompt, references))
+    Image.fromarray(render_layer_weights(view, per_token=options.per_token)).save(options.out)
+    print(options.out)
+
+
 def demo(options: argparse.Namespace) -> None:
     from .demo import run_demo
 
@@ -202,6 +217,16 @@ def parser() -> argparse.ArgumentParser:
     probe.add_argument("--layer", type=int, action="append", help="MLLM layer to probe (repeat; default middle, last)")
     probe.add_argument("--seed", type=int, default=0)
     probe.set_defaults(handler=probes)
+    view = commands.add_parser("dla-view", help="draw how much each MLLM layer weighs in a DLA's pooling")
+    view.add_argument("--reference", action="append", default=[], help="a reference image (repeat for more)")
+    view.add_argument("--prompt", required=True)
+    view.add_argument("--models", default="", help="a folder laid out like the miniature's (default: the shipped one)")
+    view.add_argument("--mllm", default="", help="override the MLLM folder")
+    view.add_argument("--dla", default="", help="override the DLA file")
+    view.add_argument("--vision-resolution", type=int, default=SHIPPED_VISION_RESOLUTION)
+    view.add_argument("--per-token", action="store_true", help="a token-by-layer heat map instead of mean bars")
+    view.add_argument("--out", default="dla_view.png")
+    view.set_defaults(handler=dla_view)
     show = commands.add_parser("demo", help="run each part of the method once on tiny random models")
     show.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "comfyui-squeeze", "tiny"))
     show.add_argument("--out", default="output")

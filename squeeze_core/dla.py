@@ -87,11 +87,19 @@ class LayerAttentionPooler(nn.Module):
         nn.init.normal_(self.layer_embedding, std=0.02)
         nn.init.normal_(self.pool_query, std=dim**-0.5)
 
-    def forward(self, stacks: torch.Tensor) -> torch.Tensor:
-        x = self.input_proj(self.input_norm(stacks)) + self.layer_embedding
-        x = self.encoder(x)
+    def _encoded(self, stacks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(states along the layer axis after the small transformer [N, L, dim], pooling weights [N, L])."""
+        x = self.encoder(self.input_proj(self.input_norm(stacks)) + self.layer_embedding)
         scores = self.pool_norm(x) @ self.pool_query / x.shape[-1] ** 0.5
-        pooled = (scores.softmax(dim=-1).unsqueeze(-1) * x).sum(dim=1)
+        return x, scores.softmax(dim=-1)
+
+    def layer_weights(self, stacks: torch.Tensor) -> torch.Tensor:
+        """[N, L]: how much each captured layer's slot weighs in each token's pooled state (rows sum to 1)."""
+        return self._encoded(stacks)[1]
+
+    def forward(self, stacks: torch.Tensor) -> torch.Tensor:
+        x, weights = self._encoded(stacks)
+        pooled = (weights.unsqueeze(-1) * x).sum(dim=1)
         return self.output_proj(self.output_norm(pooled))
 
 
@@ -102,6 +110,18 @@ class AggregatedContext:
     context: torch.Tensor  # [B, T', context_dim]
     attention_mask: torch.Tensor  # [B, T'] long
     roles: torch.Tensor  # [B, T'] TokenRole values (TEXT or IMAGE + k), PAD where masked
+
+
+@dataclass
+class LayerWeights:
+    """The DLA's pooling weights over the MLLM's layers for each kept token, and how open each stream's gate is
+    (a stream's pooled state is added to the final layer times its gate: RMS 0 means the pooling is unused)."""
+
+    weights: torch.Tensor  # [B, T', L], rows of kept tokens sum to 1, zeros where padded
+    roles: torch.Tensor  # [B, T'] TEXT or IMAGE + k, PAD where padded
+    layer_indices: tuple[int, ...]
+    text_gate: float
+    image_gate: float
 
 
 class DualLayerAggregator(nn.Module):
@@ -141,7 +161,8 @@ class DualLayerAggregator(nn.Module):
                 f"(captured: {list(features.layer_indices)}); encode with all layers"
             )
 
-    def forward(self, features: MLLMFeatures) -> AggregatedContext:
+    def _packed(self, features: MLLMFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(per-token layer stacks [B, T', L, D], roles [B, T'], mask [B, T']) of the tokens that reach the model."""
         self.check_compatible(features)
         if features.layer_indices != self.config.layer_indices:
             features = features.select_layers(self.config.layer_indices)
@@ -149,20 +170,41 @@ class DualLayerAggregator(nn.Module):
         states = features.hidden_states.to(device=param.device, dtype=param.dtype)
         roles = features.roles.to(param.device)
         keep = roles >= TokenRole.TEXT
-        stacks, _ = pack_kept_tokens(states.permute(1, 2, 0, 3), keep)  # [B, T', L, D]
+        stacks, _ = pack_kept_tokens(states.permute(1, 2, 0, 3), keep)
         packed_roles, mask = pack_kept_tokens(roles, keep)
+        return stacks, packed_roles, mask
+
+    def _streams(self, roles: torch.Tensor) -> list[tuple[torch.Tensor, LayerAttentionPooler, torch.Tensor]]:
+        """(which flattened tokens, pooler, gate) of the text stream and of the image stream."""
+        image_pooler = self.text_pooler if self.config.shared_pooler else self.image_pooler
+        flat = roles.flatten()
+        return [(flat == TokenRole.TEXT, self.text_pooler, self.text_gate),
+                (flat >= TokenRole.IMAGE, image_pooler, self.image_gate)]
+
+    def forward(self, features: MLLMFeatures) -> AggregatedContext:
+        stacks, packed_roles, mask = self._packed(features)
         base = stacks[:, :, -1]
         flat = stacks.flatten(0, 1)
-        is_image = (packed_roles >= TokenRole.IMAGE).flatten()
-        is_text = (packed_roles == TokenRole.TEXT).flatten()
         residual = torch.zeros_like(base).flatten(0, 1)
-        if is_text.any():
-            residual[is_text] = self.text_gate * self.text_pooler(flat[is_text])
-        if is_image.any():
-            pooler = self.text_pooler if self.config.shared_pooler else self.image_pooler
-            residual[is_image] = self.image_gate * pooler(flat[is_image])
+        for chosen, pooler, gate in self._streams(packed_roles):
+            if chosen.any():
+                residual[chosen] = gate * pooler(flat[chosen])
         hidden = base + residual.view_as(base)
         return AggregatedContext(self.context_proj(hidden), mask, packed_roles)
+
+    @torch.no_grad()
+    def layer_weights(self, features: MLLMFeatures) -> LayerWeights:
+        """How much each captured layer contributes to each kept token's pooled state, per stream."""
+        stacks, packed_roles, _ = self._packed(features)
+        flat = stacks.flatten(0, 1)
+        weights = torch.zeros(flat.shape[:2], dtype=flat.dtype, device=flat.device)
+        gates = []
+        for chosen, pooler, gate in self._streams(packed_roles):
+            if chosen.any():
+                weights[chosen] = pooler.layer_weights(flat[chosen])
+            gates.append(float(gate.square().mean().sqrt()))
+        return LayerWeights(weights.view(*stacks.shape[:3]).cpu(), packed_roles.cpu(), self.config.layer_indices,
+                            *gates)
 
 
 def base_conditioning(features: MLLMFeatures) -> AggregatedContext:

@@ -30,7 +30,7 @@ def to_image_batch(image: ImageLike) -> torch.Tensor:
     if isinstance(image, Image.Image):
         return _from_pil(image)
     if isinstance(image, np.ndarray):
-        image = torch.from_numpy(np.ascontiguousarray(image))
+        image = torch.from_numpy(np.require(image, requirements=["C", "W"]))
     if not isinstance(image, torch.Tensor):
         raise InvalidImageError(
             f"a reference image must be a torch tensor, a numpy array or a PIL image, not {type(image).__name__}"

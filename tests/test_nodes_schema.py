@@ -8,6 +8,7 @@ NODES = {
     "SqueezeCLIPJointEncode": ("Squeeze CLIP Joint Encode", "squeeze/conditioning", ["SQUEEZE_FEATURES"]),
     "SqueezeDLALoader": ("Squeeze DLA Loader", "squeeze/loaders", ["SQUEEZE_DLA"]),
     "SqueezeDLAAggregate": ("Squeeze DLA Aggregate", "squeeze/conditioning", ["CONDITIONING"]),
+    "SqueezeDLAView": ("Squeeze DLA View", "squeeze/conditioning", ["IMAGE"]),
     "SqueezeVAEIdentityEncode": ("Squeeze VAE Identity Encode", "squeeze/conditioning", ["CONDITIONING"]),
     "SqueezeMultiStageKSampler": ("Squeeze Multi-Stage KSampler", "squeeze/sampling", ["LATENT"]),
     "SqueezeStageGuider": ("Squeeze Stage Guider", "squeeze/sampling", ["GUIDER"]),
