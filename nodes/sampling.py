@@ -95,6 +95,11 @@ def sampler_inputs() -> list[io.Input]:
     ]
 
 
+def denoise_input() -> io.Float.Input:
+    return io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
+                          tooltip="Below 1 keeps part of the input latent (image to image).")
+
+
 class SqueezeStageGuider(CheckedNode):
     DISPLAY = "Squeeze Stage Guider"
 
@@ -139,8 +144,7 @@ class SqueezeMultiStageKSampler(CheckedNode):
                 io.Conditioning.Input("positive", tooltip="From Squeeze VAE Identity Encode (or any conditioning)."),
                 io.Conditioning.Input("negative", tooltip="What to steer away from."),
                 io.Latent.Input("latent_image", tooltip="The latent to denoise."),
-                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
-                               tooltip="Below 1 keeps part of the input latent (image to image)."),
+                denoise_input(),
                 *schedule_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="The denoised latent.")],

@@ -14,7 +14,7 @@ from .encode import labels_input, vision_input
 from .errors import SqueezeNodeError, node_errors
 from .images import connected_images, image_inputs
 from .input_checks import CheckedNode
-from .sampling import build_schedule, sample_stages, sampler_inputs, schedule_inputs
+from .sampling import build_schedule, denoise_input, sample_stages, sampler_inputs, schedule_inputs
 from .types import DLA, MLLM, SUBJECT
 
 MAX_INSTRUCTIONS = 64
@@ -145,8 +145,7 @@ class SqueezeSubjectBatchSampler(CheckedNode):
                              "every instruction, so instructions compare at equal noise)."),
                 *sampler_inputs(),
                 io.Latent.Input("latent_image", tooltip="The latent every result starts from (its size)."),
-                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
-                               tooltip="Below 1 keeps part of the input latent (image to image)."),
+                denoise_input(),
                 *schedule_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="Every result, instruction by instruction."),
