@@ -13,7 +13,8 @@ from .model_folders import register_model_folders
 from .sampling import SqueezeMultiStageKSampler, SqueezeStageGuider
 from .schedule_preview import SqueezeSchedulePreview
 from .side_by_side import SqueezeSideBySide
-from .subject import SqueezeSubjectBatchSampler, SqueezeSubjectConditioning, SqueezeSubjectEncode
+from .subject import (SqueezeSubjectBatchSampler, SqueezeSubjectConditioning, SqueezeSubjectEncode,
+                      SqueezeSubjectLoader, SqueezeSubjectSave)
 
 NODES = [
     SqueezeMLLMLoader,
@@ -27,6 +28,8 @@ NODES = [
     SqueezeSubjectEncode,
     SqueezeSubjectConditioning,
     SqueezeSubjectBatchSampler,
+    SqueezeSubjectSave,
+    SqueezeSubjectLoader,
     SqueezeMultiStageKSampler,
     SqueezeStageGuider,
     SqueezeSchedulePreview,

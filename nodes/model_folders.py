@@ -11,13 +11,17 @@ from ..squeeze_core.miniature.shipped import SHIPPED
 
 MLLM_FOLDER = "mllm"
 DLA_FOLDER = "squeeze_dla"
+SUBJECT_FOLDER = "squeeze_subjects"
+"""Encoded subjects: models/squeeze_subjects, and output/squeeze_subjects, where Squeeze Subject Save writes."""
 
 
 def register_model_folders() -> None:
-    for name, extensions in ((MLLM_FOLDER, set()), (DLA_FOLDER, {".safetensors"})):
+    for name, extensions in ((MLLM_FOLDER, set()), (DLA_FOLDER, {".safetensors"}),
+                             (SUBJECT_FOLDER, {".safetensors"})):
         folder_paths.add_model_folder_path(name, os.path.join(folder_paths.models_dir, name), is_default=True)
         paths, _ = folder_paths.folder_names_and_paths[name]
         folder_paths.folder_names_and_paths[name] = (paths, extensions)
+    folder_paths.add_model_folder_path(SUBJECT_FOLDER, os.path.join(folder_paths.get_output_directory(), SUBJECT_FOLDER))
     for name in (MLLM_FOLDER, DLA_FOLDER, "diffusion_models", "vae"):
         folder_paths.add_model_folder_path(name, os.path.join(SHIPPED.root, name))
 

@@ -3,10 +3,14 @@ and many instructions x seeds sampled from one subject in one queued prompt."""
 
 from __future__ import annotations
 
+import os
+
 import comfy.model_management as mm
+import folder_paths
 import torch
 from comfy_api.latest import io
 
+from ..squeeze_core.files import load_subject, save_subject
 from ..squeeze_core.subject import encode_subject
 
 from .conditioning import aggregate, strength_inputs, vae_latent_encoder, with_references
@@ -14,6 +18,7 @@ from .encode import labels_input, vision_input
 from .errors import SqueezeNodeError, node_errors
 from .images import connected_images, image_inputs
 from .input_checks import CheckedNode
+from .model_folders import SUBJECT_FOLDER
 from .sampling import build_schedule, denoise_input, sample_stages, sampler_inputs, schedule_inputs
 from .types import DLA, MLLM, SUBJECT
 
@@ -171,3 +176,63 @@ class SqueezeSubjectBatchSampler(CheckedNode):
         out = {key: value for key, value in latent_image.items() if key not in ("batch_index", "noise_mask")}
         out["samples"] = torch.cat(results)
         return io.NodeOutput(out, "\n".join(captions))
+
+
+class SqueezeSubjectSave(CheckedNode):
+    DISPLAY = "Squeeze Subject Save"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeSubjectSave",
+            display_name=cls.DISPLAY,
+            category="squeeze/subject",
+            description="Saves an encoded subject (pictures, MLLM prefix, VAE latents) as one safetensors file under "
+            "output/, so another workflow or session reuses it without the pictures, the vision tower or the VAE. "
+            "Files saved in output/squeeze_subjects are listed by Squeeze Subject Loader.",
+            inputs=[_subject_input(),
+                    io.String.Input("filename_prefix", default=f"{SUBJECT_FOLDER}/subject",
+                                    tooltip="Where under output/ to write; a counter is added. The default folder is "
+                                    "the one Squeeze Subject Loader lists.")],
+            outputs=[],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, subject, filename_prefix: str) -> io.NodeOutput:
+        folder, name, counter, _, _ = folder_paths.get_save_image_path(filename_prefix,
+                                                                       folder_paths.get_output_directory())
+        save_subject(subject, os.path.join(folder, f"{name}_{counter:05}_.safetensors"))
+        return io.NodeOutput()
+
+
+class SqueezeSubjectLoader(CheckedNode):
+    DISPLAY = "Squeeze Subject Loader"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SqueezeSubjectLoader",
+            display_name=cls.DISPLAY,
+            category="squeeze/subject",
+            description="Loads a subject saved by Squeeze Subject Save (from models/squeeze_subjects or "
+            "output/squeeze_subjects): its pictures are not encoded again. Give it the MLLM that encoded it.",
+            inputs=[io.Combo.Input("subject_name", options=folder_paths.get_filename_list(SUBJECT_FOLDER),
+                                   tooltip="A subject file; refresh after saving one.")],
+            outputs=[SUBJECT.Output(display_name="subject", tooltip="The subject, for Squeeze Subject Conditioning "
+                                    "and Squeeze Subject Batch Sampler.")],
+        )
+
+    @classmethod
+    def check_inputs(cls, subject_name: str, **_) -> bool | str:
+        if subject_name not in folder_paths.get_filename_list(SUBJECT_FOLDER):
+            return (f"{cls.DISPLAY}: no subject named '{subject_name}' in models/squeeze_subjects or "
+                    f"output/squeeze_subjects; save one with Squeeze Subject Save and refresh, or pick one from "
+                    f"the list")
+        return True
+
+    @classmethod
+    def execute(cls, subject_name: str) -> io.NodeOutput:
+        with node_errors(cls.DISPLAY):
+            subject = load_subject(folder_paths.get_full_path(SUBJECT_FOLDER, subject_name))
+        return io.NodeOutput(subject)

@@ -18,6 +18,8 @@ NODES = {
     "SqueezeSubjectEncode": ("Squeeze Subject Encode", "squeeze/subject", ["SQUEEZE_SUBJECT"]),
     "SqueezeSubjectConditioning": ("Squeeze Subject Conditioning", "squeeze/subject", ["CONDITIONING"]),
     "SqueezeSubjectBatchSampler": ("Squeeze Subject Batch Sampler", "squeeze/subject", ["LATENT", "STRING"]),
+    "SqueezeSubjectSave": ("Squeeze Subject Save", "squeeze/subject", []),
+    "SqueezeSubjectLoader": ("Squeeze Subject Loader", "squeeze/subject", ["SQUEEZE_SUBJECT"]),
 }
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.harness.bad_input import Refused, check_case
 from tests.harness.graphs import multi_stage, tiny_pipeline, write_reference
 from tools.comfyui_server import execution_error, saved_latents
 
@@ -112,3 +113,30 @@ def test_a_batch_without_instructions_names_the_node(comfy_server, reference):
     assert entry["status"]["status_str"] == "error"
     assert "Squeeze Subject Batch Sampler: no instruction given" in execution_error(entry)["exception_message"]
     _run(comfy_server, _with_subject(_encoded_each_time(reference, INSTRUCTIONS[0], 0)))
+
+
+def _loaded_instead(graph: dict, subject_name: str) -> dict:
+    graph = dict(graph)
+    graph["subject"] = {"class_type": "SqueezeSubjectLoader", "inputs": {"subject_name": subject_name}}
+    return graph
+
+
+def test_a_saved_subject_loads_and_gives_the_same_result(comfy_server, reference):
+    graph = _with_subject(_encoded_each_time(reference, INSTRUCTIONS[1], 9))
+    graph["save_subject"] = {"class_type": "SqueezeSubjectSave",
+                             "inputs": {"subject": ["subject", 0], "filename_prefix": "squeeze_subjects/toy"}}
+    encoded = saved_latents(comfy_server, _run(comfy_server, graph))["save"]
+    folder = os.path.join(comfy_server.base, "output", "squeeze_subjects")
+    name = sorted(file for file in os.listdir(folder) if file.startswith("toy_"))[-1]
+    loaded = saved_latents(comfy_server, _run(comfy_server, _loaded_instead(
+        _with_subject(_encoded_each_time(reference, INSTRUCTIONS[1], 9)), name)))["save"]
+    assert torch.equal(loaded, encoded)
+
+
+@pytest.mark.parametrize("name", ["../../comfyui.db", "/etc/hostname", "never_saved.safetensors"])
+def test_a_subject_name_outside_its_folders_is_refused(comfy_server, name):
+    def build(server, picture):
+        return _loaded_instead(_with_subject(_encoded_each_time(picture, INSTRUCTIONS[0], 0)), name)
+
+    check_case(comfy_server, f"subject {name}", Refused(build, "subject", ["Squeeze Subject Loader", "no subject named",
+                                                                          "Squeeze Subject Save"]))
