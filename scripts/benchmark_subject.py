@@ -71,7 +71,7 @@ def main() -> None:
     subject_seconds = _seconds(lambda: encode_subject(encoder, [picture]))
     subject = encode_subject(encoder, [picture])
     tokenizer = encoder.processor.tokenizer
-    suffix = encoder.prompt_format.template.split("{}")[1]
+    suffix = encoder.prompt_format.suffix
     alone_ids = [tokenizer(prompt + suffix, return_tensors="pt", add_special_tokens=False)["input_ids"]
                  for prompt in prompts]
 

@@ -269,11 +269,13 @@ class JointEncoder:
         if not prompts:
             raise PromptError("give at least one prompt")
         prompts = [as_plain_text(check_instruction(p, prefix.num_images), self.control_tokens) for p in prompts]
-        if prefix.prompt_prefix != self._picture_prefix_text(prefix.num_images, prefix.picture_labels) \
-                or prefix.source != self.source:
-            raise PromptError(f"this subject was encoded by {prefix.source or 'another MLLM'} with another prompt "
-                              f"format; encode the subject again with {self.source or 'this MLLM'}")
-        suffix = self.prompt_format.template.split("{}")[1]
+        same_model = (prefix.source == self.source and prefix.states.shape[0] == self.num_layers + 1
+                      and prefix.states.shape[-1] == self.hidden_size)
+        if not same_model or prefix.prompt_prefix != self._picture_prefix_text(prefix.num_images,
+                                                                               prefix.picture_labels):
+            raise PromptError(f"this subject was encoded by {prefix.source or 'another MLLM'} or with another "
+                              f"prompt format; encode the subject again with {self.source or 'this MLLM'}")
+        suffix = self.prompt_format.suffix
         tokenizer = self.processor.tokenizer
         rows = [tokenizer(text + suffix, add_special_tokens=False)["input_ids"] for text in prompts]
         width = max(len(row) for row in rows)

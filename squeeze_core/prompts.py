@@ -41,6 +41,11 @@ class PromptFormat:
     def prefix(self) -> str:
         return self.template.split("{}")[0]
 
+    @property
+    def suffix(self) -> str:
+        """What follows the instruction (the turn's end and the assistant header)."""
+        return self.template.split("{}")[1]
+
     def labelled(self, picture_labels: bool) -> PromptFormat:
         """This format, or the same without "Picture k:" labels (as the first Qwen-Image-Edit wrote them)."""
         return self if picture_labels else replace(self, picture_label="")
