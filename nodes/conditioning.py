@@ -35,6 +35,12 @@ def vae_latent_encoder(vae):
     return lambda pixels: vae.encode(pixels.movedim(1, -1))
 
 
+def identity_resolution_input() -> io.Int.Input:
+    return io.Int.Input("identity_resolution", default=1024, min=64, max=4096, step=8,
+                        tooltip="Each reference is resized to about this many pixels squared (aspect kept, sides a "
+                        "multiple of 8) before the VAE; 1024 as the stock Qwen edit nodes do.")
+
+
 def strength_inputs(what: str) -> list[io.Float.Input]:
     return [io.Float.Input(f"strength{k}", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
                            tooltip=f"Identity weight of {what} {k} (times the sampler's schedule and identity "
@@ -101,9 +107,7 @@ class SqueezeVAEIdentityEncode(CheckedNode):
                 io.Conditioning.Input("conditioning", tooltip="Usually from Squeeze DLA Aggregate."),
                 io.Vae.Input("vae", tooltip="The diffusion model's VAE."),
                 *image_inputs("encoded by the VAE; connect them in the same order as for the MLLM"),
-                io.Int.Input("identity_resolution", default=1024, min=64, max=4096, step=8,
-                             tooltip="Each reference is resized to about this many pixels squared (aspect kept, "
-                             "sides a multiple of 8) before the VAE; 1024 as the stock Qwen edit nodes do."),
+                identity_resolution_input(),
                 *strength_inputs("the reference of image"),
             ],
             outputs=[io.Conditioning.Output(display_name="conditioning",

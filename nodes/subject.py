@@ -13,7 +13,8 @@ from comfy_api.latest import io
 from ..squeeze_core.files import load_subject, save_subject
 from ..squeeze_core.subject import encode_subject
 
-from .conditioning import aggregate, strength_inputs, vae_latent_encoder, with_references
+from .conditioning import (aggregate, identity_resolution_input, strength_inputs, vae_latent_encoder,
+                           with_references)
 from .encode import labels_input, vision_input
 from .errors import SqueezeNodeError, node_errors
 from .images import connected_images, image_inputs
@@ -63,9 +64,7 @@ class SqueezeSubjectEncode(CheckedNode):
                     io.Vae.Input("vae", optional=True, tooltip="The diffusion model's VAE: its latents of each picture "
                                  "are kept with the subject (VAE identity). Leave empty for the MLLM path alone."),
                     vision_input(), labels_input(),
-                    io.Int.Input("identity_resolution", default=1024, min=64, max=4096, step=8,
-                                 tooltip="Each picture is resized to about this many pixels squared (aspect kept, "
-                                 "sides a multiple of 8) before the VAE; 1024 as the stock Qwen edit nodes do.")],
+                    identity_resolution_input()],
             outputs=[SUBJECT.Output(display_name="subject", tooltip="The encoded subject, for Squeeze Subject "
                                     "Conditioning and Squeeze Subject Batch Sampler.")],
         )
@@ -75,9 +74,6 @@ class SqueezeSubjectEncode(CheckedNode):
                 **images) -> io.NodeOutput:
         with node_errors(cls.DISPLAY):
             pictures = connected_images(**images)
-            if any(picture.shape[0] != 1 for picture in pictures):
-                raise SqueezeNodeError(f"{cls.DISPLAY}: a subject's pictures are single images; pick one frame "
-                                       f"of each batch (ImageFromBatch) or encode them one by one")
             subject = encode_subject(mllm.ready(), pictures, None if vae is None else vae_latent_encoder(vae),
                                      vision_pixel_budget=vision_resolution * vision_resolution,
                                      picture_labels=picture_labels,

@@ -184,12 +184,8 @@ class JointEncoder:
         the first Qwen-Image-Edit did. ``allow_empty`` accepts an empty prompt with no picture: the
         unconditional of a text-only encoding.
         """
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-        if not prompts:
-            raise PromptError("give at least one prompt")
         references = [to_image_batch(image) for image in images]
-        prompts = [as_plain_text(check_instruction(p, len(references), allow_empty), self.control_tokens)
-                   for p in prompts]
+        prompts = self._checked_prompts(prompt, len(references), allow_empty)
         sizes = {len(prompts), *(r.shape[0] for r in references)} - {1}
         if len(sizes) > 1:
             raise InvalidImageError(
@@ -254,6 +250,13 @@ class JointEncoder:
                              None if deltas is None else int(deltas.flatten()[0]), text, picture_labels,
                              len(references), self.source, budget)
 
+    def _checked_prompts(self, prompt: str | Sequence[str], pictures: int, allow_empty: bool = False) -> list[str]:
+        """The prompt(s) as a list, each checked and with typed control tokens read as text."""
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts:
+            raise PromptError("give at least one prompt")
+        return [as_plain_text(check_instruction(p, pictures, allow_empty), self.control_tokens) for p in prompts]
+
     def _picture_prefix_text(self, num_images: int, picture_labels: bool) -> str:
         """The chat text before the instruction: the template's start and the labelled pictures."""
         prompt_format = self.prompt_format.labelled(picture_labels)
@@ -265,10 +268,7 @@ class JointEncoder:
     ) -> MLLMFeatures:
         """The joint encoding of each instruction with the pictures of ``prefix``, running only the instruction's
         tokens: the same features as ``encode`` with those pictures (rows padded on the right)."""
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-        if not prompts:
-            raise PromptError("give at least one prompt")
-        prompts = [as_plain_text(check_instruction(p, prefix.num_images), self.control_tokens) for p in prompts]
+        prompts = self._checked_prompts(prompt, prefix.num_images)
         same_model = (prefix.source == self.source and prefix.states.shape[0] == self.num_layers + 1
                       and prefix.states.shape[-1] == self.hidden_size)
         if not same_model or prefix.prompt_prefix != self._picture_prefix_text(prefix.num_images,
