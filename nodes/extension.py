@@ -10,6 +10,7 @@ from .dla_view import SqueezeDLAView
 from .encode import SqueezeCLIPJointEncode, SqueezeMLLMEncode
 from .loaders import SqueezeDLALoader, SqueezeMLLMLoader
 from .model_folders import register_model_folders
+from .regions import SqueezeReferenceRegion, SqueezeRegionPreview
 from .sampling import SqueezeMultiStageKSampler, SqueezeStageGuider
 from .schedule_preview import SqueezeSchedulePreview
 from .side_by_side import SqueezeSideBySide
@@ -25,6 +26,8 @@ NODES = [
     SqueezeDLAView,
     SqueezeVAEIdentityEncode,
     SqueezeReferenceStrengths,
+    SqueezeReferenceRegion,
+    SqueezeRegionPreview,
     SqueezeSubjectEncode,
     SqueezeSubjectConditioning,
     SqueezeSubjectBatchSampler,

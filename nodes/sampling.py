@@ -37,16 +37,22 @@ def schedule_inputs() -> list[io.Input]:
                         tooltip="custom only: progress:weight pairs for the MLLM's image tokens."),
         io.String.Input("identity_breakpoints", default="0:0, 0.05:0, 0.05:1", optional=True,
                         tooltip="custom only: progress:weight pairs for the reference latents."),
+        io.Float.Input("release_regions_at", default=1.0, min=0.0, max=1.0, step=0.01, optional=True,
+                       tooltip="Where the references' regions (Squeeze Reference Region) let go: they bind from "
+                       "the first step up to this fraction of the trajectory, then every reference may reach the "
+                       "whole image. 1 binds throughout; e.g. 0.6 places the subjects early and lets the "
+                       "late steps blend their edges."),
     ]
 
 
 def build_schedule(display: str, schedule: str, switch_1: float, switch_2: float, identity_strength: float,
-                   semantic_strength: float, semantic_breakpoints: str = "",
-                   identity_breakpoints: str = "") -> StageSchedule:
+                   semantic_strength: float, semantic_breakpoints: str = "", identity_breakpoints: str = "",
+                   release_regions_at: float = 1.0) -> StageSchedule:
     with node_errors(display):
         return schedule_from_preset(schedule, switch_1=switch_1, switch_2=switch_2,
                                     identity_strength=identity_strength, semantic_points=semantic_breakpoints,
-                                    identity_points=identity_breakpoints, semantic_strength=semantic_strength)
+                                    identity_points=identity_breakpoints, semantic_strength=semantic_strength,
+                                    release_regions_at=release_regions_at)
 
 
 def _cfg_input() -> io.Float.Input:

@@ -20,3 +20,7 @@ ROLES_KEY = "squeeze_token_roles"
 
 REFERENCE_STRENGTHS_KEY = "squeeze_reference_strengths"
 """Conditioning key: one identity strength per entry of reference_latents (missing entries count as 1)."""
+
+REGIONS_KEY = "squeeze_reference_regions"
+"""Conditioning key: one ``squeeze_core.region_binding.Region`` or None per entry of reference_latents (missing
+entries have no region)."""

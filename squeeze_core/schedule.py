@@ -4,7 +4,8 @@ Progress ``p`` runs from 0 (pure noise) to 1 (clean image). For flow-matching mo
 level is ``t = sigma``, so ``p = 1 - t``: the paper's switches at t = 0.95 and t = 0.85 are
 p = 0.05 and p = 0.15. A weight of 0 leaves those tokens out of the step, 1 leaves the model as
 it was trained; values in between (and up to 2) scale the tokens' influence. A curve gives the
-shape (0..1) and a strength (0..2) the magnitude, so every weight lies in 0..strength.
+shape (0..1) and a strength (0..2) the magnitude, so every weight lies in 0..strength. A third curve
+scales how hard each reference's region binds (region_binding): 1 binds fully, 0 releases.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def _check_order(**points: float) -> None:
 class StageWeights:
     semantic: float
     identity: tuple[float, ...]
+    binding: float = 1.0
+    """The share of each region's binding strength that holds at this step."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class StageSchedule:
     identity_strength: float = 1.0
     semantic_strength: float = 1.0
     name: str = "custom"
+    binding_curve: Curve = field(default_factory=lambda: Curve.constant(1.0))
 
     def __post_init__(self) -> None:
         _check_strength("identity strength", self.identity_strength)
@@ -147,7 +151,14 @@ class StageSchedule:
         return StageWeights(
             semantic=self.semantic_weight(progress),
             identity=tuple(self.identity_weight(progress, s) for s in strengths),
+            binding=self.binding_curve(progress),
         )
+
+    def releasing_regions_at(self, progress: float) -> StageSchedule:
+        """The schedule with regions bound until ``progress`` and released after it (1: bound throughout)."""
+        _check_order(release_regions_at=progress)
+        curve = Curve.constant(1.0) if progress >= 1.0 else Curve(((0.0, 1.0), (progress, 1.0), (progress, 0.0)))
+        return replace(self, binding_curve=curve)
 
 
 def progress_from_noise_level(t: float) -> float:
@@ -174,6 +185,7 @@ def parse_points(text: str) -> tuple[tuple[float, float], ...]:
 def schedule_from_preset(
     preset: str, *, switch_1: float, switch_2: float, identity_strength: float = 1.0,
     semantic_points: str = "", identity_points: str = "", semantic_strength: float = 1.0,
+    release_regions_at: float = 1.0,
 ) -> StageSchedule:
     """Build a schedule from a preset name and its two switch points (or custom breakpoint text)."""
     if preset == "always":
@@ -187,4 +199,4 @@ def schedule_from_preset(
                                         identity_strength=identity_strength)
     else:
         raise ScheduleError(f"unknown schedule preset '{preset}'; choose one of {', '.join(PRESETS)}")
-    return replace(schedule, semantic_strength=semantic_strength)
+    return replace(schedule, semantic_strength=semantic_strength).releasing_regions_at(release_regions_at)

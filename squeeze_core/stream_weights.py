@@ -38,6 +38,8 @@ class StepPlan:
     reference_log_weights: tuple[float, ...]
     """One per kept reference."""
     num_references: int
+    bindings: tuple[tuple[int, float], ...] = ()
+    """(reference index, binding strength at this step) for each reference whose region binds now."""
 
     @property
     def biased(self) -> bool:
@@ -47,12 +49,14 @@ class StepPlan:
     @property
     def untouched(self) -> bool:
         """Whether the call is the stock one: nothing dropped, nothing weighted."""
-        return (not self.drop_image_tokens and not self.biased
+        return (not self.drop_image_tokens and not self.biased and not self.bindings
                 and len(self.kept_references) == self.num_references)
 
 
-def plan_step(weights: StageWeights, num_references: int) -> StepPlan:
-    """The plan for a call with ``num_references`` references (``weights.identity`` gives one weight each)."""
+def plan_step(weights: StageWeights, num_references: int,
+              binding_strengths: Sequence[float | None] = ()) -> StepPlan:
+    """The plan for a call with ``num_references`` references (``weights.identity`` gives one weight each);
+    ``binding_strengths`` holds each reference's region binding strength (None: it has no region)."""
     if len(weights.identity) < num_references:
         raise ValueError(f"{num_references} references but identity weights for {len(weights.identity)}")
     identity = weights.identity[:num_references]
@@ -64,6 +68,8 @@ def plan_step(weights: StageWeights, num_references: int) -> StepPlan:
         kept_references=kept,
         reference_log_weights=tuple(log_weight(identity[k]) for k in kept),
         num_references=num_references,
+        bindings=tuple((k, strength * weights.binding) for k, strength in enumerate(binding_strengths[:num_references])
+                       if strength is not None and strength * weights.binding > 0.0),
     )
 
 

@@ -13,17 +13,26 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ...squeeze_core.features import TokenRole
+from ...squeeze_core.features import TokenRole, image_role
 
 
 @dataclass(frozen=True)
 class ImageTokens:
-    mask: torch.Tensor
-    """[L] bool over the model's context."""
+    roles: torch.Tensor
+    """[L] the token roles over the model's context (PAD where the model padded it)."""
     offset: int
     """Where the conditioning's own tokens start in it."""
     tokens: int
     """How many the conditioning has."""
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """[L] bool: every picture's image tokens."""
+        return self.roles >= TokenRole.IMAGE
+
+    def picture(self, index: int) -> torch.Tensor:
+        """[L] bool: the image tokens of picture ``index`` (0-based)."""
+        return self.roles == image_role(index)
 
     def cut(self, context: torch.Tensor) -> torch.Tensor:
         """[B, L, D] without the image tokens, padded back with zeros on the side the model padded."""
@@ -50,6 +59,6 @@ def locate_image_tokens(roles: torch.Tensor, original: torch.Tensor | None,
         if not found:
             return None
         offset = found[0]
-    mask = torch.zeros(length, dtype=torch.bool)
-    mask[offset:offset + tokens] = (roles >= TokenRole.IMAGE).any(dim=0).cpu()
-    return ImageTokens(mask.to(context.device), offset, tokens)
+    placed = torch.full((length,), int(TokenRole.PAD), dtype=torch.long)
+    placed[offset:offset + tokens] = roles.max(dim=0).values.cpu()
+    return ImageTokens(placed.to(context.device), offset, tokens)

@@ -8,8 +8,10 @@ over the joint sequence and adds an attention override for that call, which fold
 queries and keys on GPUs (squeeze_core.key_bias_fold) and adds it as a mask on CPUs, where a mask is
 free. The joint sequence is text, then target, then each reference in order, as Qwen-Image, FLUX and
 Krea 2 order it; an attention call is weighted only when its key count is exactly that sequence's, and a
-model call in which none was is reported (never a silent no-op). No model code is forked, and nothing
-outlives the call.
+model call in which none was is reported (never a silent no-op). Region bindings (squeeze_core.region_binding)
+add a per-query part, a rank-R sum over the bound references: its query factors sit on the target tokens, its
+key factors on each bound reference's latents and its picture's image tokens, and it applies only where the
+queries are that same sequence (joint self-attention). No model code is forked, and nothing outlives the call.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from dataclasses import dataclass
 import comfy.conds
 import torch
 
-from ...squeeze_core.key_bias_fold import fold_key_bias, fold_pays_off, unfold_output
+from ...squeeze_core.key_bias_fold import AttentionBias, fold_key_bias, fold_pays_off, unfold_output
 from ...squeeze_core.stream_weights import key_bias_pieces
 
 TEXT_KEY = "squeeze_text_log_weights"
 """[B, T, 1] log weight per context token, a CONDCrossAttn so it is padded and repeated with the context."""
 REFERENCE_KEY = "squeeze_reference_log_weights"
 """[B, K] log weight per reference latent, a CONDRegular."""
+REGION_QUERY_KEY = "squeeze_region_query_log_weights"
+"""[B, R, target tokens] each bound reference's log weight per target token, a CONDRegular."""
+REGION_TEXT_KEY = "squeeze_region_text_members"
+"""[B, T, R] 1 where a context token is an image token of a bound reference's picture, a CONDCrossAttn."""
+REGION_REFERENCE_KEY = "squeeze_region_reference_members"
+"""[B, K, R] 1 where reference latent k of the call is a bound reference, a CONDRegular."""
 
 
 def text_log_weights(weighted: torch.Tensor, value: float) -> comfy.conds.CONDCrossAttn:
@@ -41,11 +49,33 @@ def reference_log_weights(values: Sequence[float]) -> comfy.conds.CONDRegular:
     return comfy.conds.CONDRegular(torch.tensor([list(values)], dtype=torch.float32))
 
 
-def patch_tokens(latent: torch.Tensor, patch_size: int) -> int:
-    """How many tokens a [B, C, (F,) H, W] latent becomes after padding to whole patches."""
+def region_conds(query_log_weights: torch.Tensor, text_members: torch.Tensor,
+                 reference_members: torch.Tensor) -> dict:
+    """The model conds of the bound references: [R, target] log weights, [T, R] and [K, R] memberships."""
+    return {REGION_QUERY_KEY: comfy.conds.CONDRegular(query_log_weights[None].to(torch.float32)),
+            REGION_TEXT_KEY: comfy.conds.CONDCrossAttn(text_members[None].to(torch.float32)),
+            REGION_REFERENCE_KEY: comfy.conds.CONDRegular(reference_members[None].to(torch.float32))}
+
+
+def model_patch_size(diffusion_model) -> int | None:
+    """The model's patch side (``patch_size`` in Qwen-Image and FLUX, ``patch`` in Krea 2); None if it has none."""
+    for name in ("patch_size", "patch"):
+        value = getattr(diffusion_model, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def token_grid(latent: torch.Tensor, patch_size: int) -> tuple[int, int, int]:
+    """(frames, rows, columns) of the tokens a [B, C, (F,) H, W] latent becomes after padding to whole patches."""
     frames = latent.shape[2] if latent.ndim == 5 else 1
     height, width = latent.shape[-2:]
-    return frames * -(-height // patch_size) * -(-width // patch_size)
+    return frames, -(-height // patch_size), -(-width // patch_size)
+
+
+def patch_tokens(latent: torch.Tensor, patch_size: int) -> int:
+    frames, rows, columns = token_grid(latent, patch_size)
+    return frames * rows * columns
 
 
 @dataclass
@@ -62,10 +92,18 @@ class JointLayout:
     """[B, K] for the references in the call (None: none on them)."""
     reference_tokens: list[int]
     """Each reference's token count as recounted from its latent; the model's own report wins when it gives one."""
+    region_query_log_weights: torch.Tensor | None = None
+    """[B, R, target tokens] (None: no region binds in this call)."""
+    region_text_members: torch.Tensor | None = None
+    """[B, T, R]"""
+    region_reference_members: torch.Tensor | None = None
+    """[B, K, R]"""
     weighted_calls: int = 0
 
-    def bias(self, keys: int, reported: list[int] | None, device: torch.device) -> torch.Tensor | None:
-        """The [B, keys] bias, or None when the attention call is not over this joint sequence."""
+    def bias(self, keys: int, queries: int, reported: list[int] | None,
+             device: torch.device) -> AttentionBias | None:
+        """The call's bias, or None when the attention call is not over this joint sequence (with a region
+        binding, its queries must be that sequence too)."""
         spans = self.reference_tokens if reported is None else list(reported)
         if self.target_tokens is None or len(spans) != len(self.reference_tokens):
             return None
@@ -73,7 +111,24 @@ class JointLayout:
                                  self.context)
         if sum(piece.shape[1] for piece in pieces) != keys:
             return None
-        return torch.cat([piece.to(device=device, dtype=torch.float32) for piece in pieces], dim=1)
+        key = torch.cat([piece.to(device=device, dtype=torch.float32) for piece in pieces], dim=1)
+        if self.region_query_log_weights is None:
+            return AttentionBias(key)
+        if queries != keys or self.region_query_log_weights.shape[-1] != self.target_tokens:
+            return None
+        return AttentionBias(key, *self._region_factors(spans, device))
+
+    def _region_factors(self, spans: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, joint, R] query factors (log weights on the target tokens) and key factors (memberships)."""
+        logs = self.region_query_log_weights.transpose(1, 2).to(device=device, dtype=torch.float32)
+        batch, rank = logs.shape[0], logs.shape[-1]
+        text = self.region_text_members.to(device=device, dtype=torch.float32)
+        zeros = logs.new_zeros(batch, text.shape[1], rank)
+        queries = [zeros, logs, logs.new_zeros(batch, sum(spans), rank)]
+        members = self.region_reference_members.to(device=device, dtype=torch.float32)
+        keys = [text, logs.new_zeros(logs.shape)] + [members[:, k:k + 1].expand(batch, count, rank)
+                                                    for k, count in enumerate(spans)]
+        return torch.cat(queries, dim=1), torch.cat(keys, dim=1)
 
     def describe(self) -> str:
         return (f"{self.context.shape[1]} text + {self.target_tokens} target + "
@@ -85,13 +140,14 @@ def joint_layout(c: dict, target: torch.Tensor, patch_size: int | None) -> Joint
     are taken out of ``c``, which the model must not see."""
     text = c.pop(TEXT_KEY, None)
     references = c.pop(REFERENCE_KEY, None)
-    if text is None and references is None:
+    regions = [c.pop(key, None) for key in (REGION_QUERY_KEY, REGION_TEXT_KEY, REGION_REFERENCE_KEY)]
+    if text is None and references is None and regions[0] is None:
         return None
     def tokens(latent: torch.Tensor) -> int | None:
         return None if patch_size is None else patch_tokens(latent, patch_size)
 
     return JointLayout(c["c_crossattn"], None if text is None else text[..., 0], tokens(target), references,
-                       [tokens(latent) for latent in c.get("ref_latents") or []])
+                       [tokens(latent) for latent in c.get("ref_latents") or []], *regions)
 
 
 def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -102,30 +158,33 @@ def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return mask.to(dtype)
 
 
-def _masked_call(func, q, k, v, heads, mask, bias: torch.Tensor, *args, **kwargs):
-    """The fallback: the bias as an additive [B, 1, 1, keys] mask, which every ComfyUI attention function takes
-    (but which takes fast kernels off their fast path)."""
-    weighted = bias.to(q.dtype)[:, None, None]
+def _masked_call(func, q, k, v, heads, mask, bias: AttentionBias, *args, **kwargs):
+    """The fallback: the bias as an additive [B, 1, 1 or queries, keys] mask, which every ComfyUI attention
+    function takes (but which takes fast kernels off their fast path)."""
+    weighted = bias.dense().to(q.dtype)[:, None]
     mask = weighted if mask is None else _additive(mask, q.dtype) + weighted
     return func(q, k, v, heads, mask, *args, **kwargs)
 
 
-def _folded_call(func, q, k, v, heads, mask, bias: torch.Tensor, *args, **kwargs):
-    """The bias folded into one extra q/k channel (squeeze_core.key_bias_fold): no mask is added."""
+def _folded_call(func, q, k, v, heads, mask, bias: AttentionBias, *args, **kwargs):
+    """The bias folded into extra q/k channels (squeeze_core.key_bias_fold): no mask is added."""
+    factors = (bias.query_factors, bias.key_factors)
     if kwargs.get("skip_reshape"):
         head_dim = q.shape[-1]
-        q, k, v = fold_key_bias(q, k, v, bias[:, None, :])
+        on_tokens = [None if f is None else f[:, None] for f in factors]
+        q, k, v = fold_key_bias(q, k, v, bias.key[:, None, :], *on_tokens)
     else:
         head_dim = q.shape[-1] // heads
+        on_tokens = [None if f is None else f[:, :, None] for f in factors]
         split = [tensor.unflatten(-1, (heads, head_dim)) for tensor in (q, k, v)]
-        q, k, v = (tensor.flatten(-2) for tensor in fold_key_bias(*split, bias[:, :, None]))
+        q, k, v = (tensor.flatten(-2) for tensor in fold_key_bias(*split, bias.key[:, :, None], *on_tokens))
     out = func(q, k, v, heads, mask, *args, **kwargs)
     if kwargs.get("skip_output_reshape"):
         return unfold_output(out, head_dim)
     return unfold_output(out.unflatten(-1, (heads, -1)), head_dim).flatten(-2)
 
 
-def _device_call(func, q, k, v, heads, mask, bias: torch.Tensor, *args, **kwargs):
+def _device_call(func, q, k, v, heads, mask, bias: AttentionBias, *args, **kwargs):
     """The fold where a mask would leave the fast kernels (GPUs), the mask where it costs nothing (CPUs)."""
     chosen = _folded_call if fold_pays_off(q.device) else _masked_call
     return chosen(func, q, k, v, heads, mask, bias, *args, **kwargs)
@@ -149,9 +208,9 @@ def key_bias_override(layout: JointLayout, previous=None, method: str = "auto"):
 
     def override(func, q, k, v, heads, mask=None, *args, **kwargs):
         inner = func if previous is None else functools.partial(previous, func)
-        keys = k.shape[2] if kwargs.get("skip_reshape") else k.shape[1]
+        token_axis = 2 if kwargs.get("skip_reshape") else 1
         reported = (kwargs.get("transformer_options") or {}).get("reference_image_num_tokens")
-        bias = layout.bias(keys, reported, q.device)
+        bias = layout.bias(k.shape[token_axis], q.shape[token_axis], reported, q.device)
         if bias is None:
             return inner(q, k, v, heads, mask, *args, **kwargs)
         layout.weighted_calls += 1

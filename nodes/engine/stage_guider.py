@@ -1,7 +1,8 @@
 """The multi-stage guider: ComfyUI's own CFG guider, with the conditioning streams weighted per step.
 
 Before each model call the stage schedule is read at the step's progress, giving a weight for the
-MLLM's image tokens and one per reference latent (scaled by that reference's strength). Weight 0
+MLLM's image tokens, one per reference latent (scaled by that reference's strength) and the share of
+each reference's region binding that holds (see region_binding). Weight 0
 leaves those tokens out of the call (a cheaper step); weights strictly between 0 and 2 other than 1
 scale their attention (see key_weights); when every weight is 1 the stock conditioning runs
 untouched, so the preset ``always`` is the stock KSampler bit for bit. Everything else (sampler,
@@ -17,15 +18,16 @@ from dataclasses import replace
 import comfy.samplers
 import torch
 
+from ...squeeze_core.region_binding import query_log_weights
 from ...squeeze_core.schedule import StageSchedule, progress_from_noise_level
-from ...squeeze_core.stream_weights import plan_step
+from ...squeeze_core.stream_weights import StepPlan, plan_step
 
-from ..types import REFERENCE_STRENGTHS_KEY, ROLES_KEY
-from .context_tokens import locate_image_tokens
+from ..types import REFERENCE_STRENGTHS_KEY, REGIONS_KEY, ROLES_KEY
+from .context_tokens import ImageTokens, locate_image_tokens
 from ..errors import SqueezeNodeError
 from .key_weights import (
-    METHOD_OPTION, REFERENCE_KEY, TEXT_KEY, JointLayout, key_weights_wrapper, reference_log_weights,
-    text_log_weights,
+    METHOD_OPTION, REFERENCE_KEY, TEXT_KEY, JointLayout, key_weights_wrapper, reference_log_weights, region_conds,
+    model_patch_size, text_log_weights, token_grid,
 )
 
 logger = logging.getLogger("squeeze")
@@ -39,9 +41,31 @@ def step_progress(model_sampling, sigma: torch.Tensor) -> float:
     return progress_from_noise_level(timestep / top)
 
 
-def _weighted(cond: dict, schedule: StageSchedule, progress: float, warn) -> tuple[dict, bool]:
-    """One processed conditioning entry with this step's plan applied, and whether anything changed;
-    ``warn(message)`` hears of a semantic weight that cannot be applied."""
+def _bound_regions(plan: StepPlan, regions: list, grid: tuple[int, int, int] | None, context_length: int,
+                   image_tokens: ImageTokens | None) -> dict:
+    """The region conds of the references that bind at this step (none for a binding that changes nothing)."""
+    logs, text, members = [], [], []
+    for k, strength in plan.bindings:
+        weights = None if grid is None else query_log_weights(regions[k], strength, grid)
+        picture = torch.zeros(context_length, dtype=torch.bool)
+        if image_tokens is not None and not plan.drop_image_tokens:
+            picture = image_tokens.picture(k).cpu()
+        latent = torch.tensor([kept == k for kept in plan.kept_references], dtype=torch.bool)
+        if weights is None or not (bool(picture.any()) or bool(latent.any())):
+            continue
+        logs.append(weights)
+        text.append(picture)
+        members.append(latent)
+    if not logs:
+        return {}
+    return region_conds(torch.stack(logs), torch.stack(text, dim=-1), torch.stack(members, dim=-1))
+
+
+def _weighted(cond: dict, schedule: StageSchedule, progress: float, grid: tuple[int, int, int] | None,
+              warn) -> tuple[dict, bool]:
+    """One processed conditioning entry with this step's plan applied, and whether anything changed; ``grid``
+    is the target's token grid (None: unknown, so no region can bind); ``warn(message)`` hears of a semantic
+    weight that cannot be applied."""
     model_conds = dict(cond["model_conds"])
     context = model_conds.get("c_crossattn")
     image_tokens = None
@@ -51,12 +75,14 @@ def _weighted(cond: dict, schedule: StageSchedule, progress: float, warn) -> tup
     count = 0 if references is None else len(references.cond)
     strengths = list(cond.get(REFERENCE_STRENGTHS_KEY, ()))[:count]
     weights = schedule.weights(progress, strengths + [1.0] * (count - len(strengths)))
+    regions = list(cond.get(REGIONS_KEY, ()))[:count]
+    regions += [None] * (count - len(regions))
     if image_tokens is None or not bool(image_tokens.mask.any()):
         if image_tokens is None and cond.get(ROLES_KEY) is not None and weights.semantic != 1.0:
             warn("its context does not hold the conditioning's tokens where the MLLM token roles say, so the "
                  "semantic weight (the MLLM's image tokens) is not applied")
         weights = replace(weights, semantic=1.0)
-    plan = plan_step(weights, count)
+    plan = plan_step(weights, count, [None if region is None else region.strength for region in regions])
     if plan.untouched:
         return cond, False
     if plan.drop_image_tokens:
@@ -72,16 +98,13 @@ def _weighted(cond: dict, schedule: StageSchedule, progress: float, warn) -> tup
         model_conds["ref_latents"] = type(references)([references.cond[k] for k in plan.kept_references])
         if any(plan.reference_log_weights):
             model_conds[REFERENCE_KEY] = reference_log_weights(plan.reference_log_weights)
+    final_context = model_conds.get("c_crossattn")
+    bound = _bound_regions(plan, regions, grid, 0 if final_context is None else final_context.cond.shape[1],
+                           image_tokens)
+    if replace(plan, bindings=()).untouched and not bound:
+        return cond, False
+    model_conds.update(bound)
     return {**cond, "model_conds": model_conds}, True
-
-
-def _patch_size(diffusion_model) -> int | None:
-    """The model's patch side (``patch_size`` in Qwen-Image and FLUX, ``patch`` in Krea 2); None if it has none."""
-    for name in ("patch_size", "patch"):
-        value = getattr(diffusion_model, name, None)
-        if isinstance(value, int):
-            return value
-    return None
 
 
 def _has_reference_kv_cache(model_options: dict) -> bool:
@@ -100,28 +123,30 @@ class StageGuider(comfy.samplers.CFGGuider):
         self._last: tuple[float, dict, bool] | None = None
         self._warned: set[str] = set()
 
-    def _conds_at(self, progress: float) -> tuple[dict, bool]:
-        if self._last is None or self._last[0] != progress:
+    def _conds_at(self, progress: float, grid: tuple[int, int, int] | None) -> tuple[dict, bool]:
+        if self._last is None or self._last[0] != (progress, grid):
             weighted, changed = {}, False
             for name, conds in self.conds.items():
                 if conds is None:
                     weighted[name] = None
                     continue
-                entries = [_weighted(cond, self.schedule, progress, self._warn) for cond in conds]
+                entries = [_weighted(cond, self.schedule, progress, grid, self._warn) for cond in conds]
                 weighted[name] = [entry for entry, _ in entries]
                 changed = changed or any(flag for _, flag in entries)
-            self._last = (progress, weighted if changed else self.conds, changed)
+            self._last = ((progress, grid), weighted if changed else self.conds, changed)
         return self._last[1], self._last[2]
 
     def predict_noise(self, x, timestep, model_options={}, seed=None):
-        conds, changed = self._conds_at(step_progress(self.inner_model.model_sampling, timestep))
+        patch_size = model_patch_size(self.inner_model.diffusion_model)
+        grid = None if patch_size is None else token_grid(x, patch_size)
+        conds, changed = self._conds_at(step_progress(self.inner_model.model_sampling, timestep), grid)
         if changed:
             if _has_reference_kv_cache(model_options):
                 self._warn("FluxKVCache keeps the references' keys and values from the first step that uses them, so "
                            "a semantic weight that changes later does not reach the cached reference tokens (their "
                            "identity weights still apply); the result is as approximate as the cache itself")
             model_options = {**model_options, "model_function_wrapper": key_weights_wrapper(
-                _patch_size(self.inner_model.diffusion_model), self._warn_unweighted,
+                patch_size, self._warn_unweighted,
                 model_options.get("model_function_wrapper"),
                 model_options.get(METHOD_OPTION, self.key_weight_method))}
         return comfy.samplers.sampling_function(self.inner_model, x, timestep, conds.get("negative"),

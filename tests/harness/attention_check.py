@@ -3,11 +3,14 @@ float64 softmax with the bias. Run as ``python -m tests.harness.attention_check`
 that process, not the test's); prints one JSON object: the worst error of each case.
 
 The joint sequence is a Qwen-Image call: 12 text tokens (4 of them MLLM image tokens at semantic weight
-0.4), 16 target tokens, two references of 8 tokens at identity weights 0.6 and 1.5; 2 heads of 128.
+0.4), 16 target tokens, two references of 8 tokens at identity weights 0.6 and 1.5; 2 heads of 128. With
+regions, the first reference (and the first two image tokens, its picture's) binds hard to the left half of
+the target and the second at strength 0.5 to its top half.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -26,14 +29,47 @@ def joint_bias():
     return bias
 
 
-def layout(key_weights):
+def region_log_weights():
+    """[2, TARGET] the two references' log weights per target token (a 4 x 4 grid, row-major)."""
+    import torch
+
+    columns = torch.arange(TARGET) % 4
+    rows = torch.arange(TARGET) // 4
+    first = torch.where(columns < 2, 0.0, -30.0)
+    second = torch.where(rows < 2, 0.0, math.log(0.5))
+    return torch.stack([first, second])
+
+
+def region_bias():
+    """[B, queries, keys] the regions' part of the bias, written out token by token."""
+    import torch
+
+    logs = region_log_weights()
+    keys = TEXT + TARGET + 2 * REFERENCE
+    bias = torch.zeros(BATCH, keys, keys)
+    for i in range(TARGET):
+        query = TEXT + i
+        bias[:, query, IMAGE_TOKENS.start:IMAGE_TOKENS.start + 2] += logs[0, i]
+        bias[:, query, TEXT + TARGET:TEXT + TARGET + REFERENCE] += logs[0, i]
+        bias[:, query, TEXT + TARGET + REFERENCE:] += logs[1, i]
+    return bias
+
+
+def layout(key_weights, regions: bool):
     """The same bias as the pack lays it out: text log weights, then the target, then each reference."""
     import torch
 
     text = torch.zeros(BATCH, TEXT)
     text[:, IMAGE_TOKENS] = math.log(0.4)
     references = torch.tensor([[math.log(0.6), math.log(1.5)]]).expand(BATCH, 2)
-    return key_weights.JointLayout(torch.zeros(BATCH, TEXT, 1), text, TARGET, references, [REFERENCE, REFERENCE])
+    bound = ()
+    if regions:
+        members = torch.zeros(TEXT, 2)
+        members[IMAGE_TOKENS.start:IMAGE_TOKENS.start + 2, 0] = 1.0
+        bound = (region_log_weights().expand(BATCH, 2, TARGET), members.expand(BATCH, TEXT, 2),
+                 torch.eye(2).expand(BATCH, 2, 2))
+    return key_weights.JointLayout(torch.zeros(BATCH, TEXT, 1), text, TARGET, references, [REFERENCE, REFERENCE],
+                                   *bound)
 
 
 def reference_attention(q, k, v, bias, padding):
@@ -41,7 +77,7 @@ def reference_attention(q, k, v, bias, padding):
     import torch
 
     logits = q.double() @ k.double().transpose(-1, -2) / math.sqrt(HEAD_DIM)
-    logits = logits + bias.double()[:, None, None] + padding.double()
+    logits = logits + bias.double()[:, None] + padding.double()
     return torch.softmax(logits, dim=-1) @ v.double()
 
 
@@ -61,24 +97,23 @@ def worst_errors() -> dict[str, float]:
     padding = torch.zeros(BATCH, 1, 1, keys)
     padding[1, ..., TEXT - 3:TEXT] = -1e4
     errors = {}
-    for dtype in (torch.float32, torch.bfloat16):
+    cases = itertools.product((torch.float32, torch.bfloat16), (False, True), (False, True), FUNCTIONS,
+                              key_weights.KEY_WEIGHT_METHODS, (False, True))
+    for dtype, padded, regions, name, method, skip_reshape in cases:
         rounded = [tensor.to(dtype) for tensor in (q, k, v)]
-        for padded in (False, True):
-            expected = reference_attention(*rounded, bias, padding if padded else torch.zeros(1))
-            for name in FUNCTIONS:
-                func = getattr(attention, name)
-                func = getattr(func, "__wrapped__", func)
-                for method in key_weights.KEY_WEIGHT_METHODS:
-                    override = key_weights.key_bias_override(layout(key_weights), method=method)
-                    mask = padding.to(dtype) if padded else None
-                    for skip_reshape in (False, True):
-                        inputs = rounded if skip_reshape else [t.transpose(1, 2).flatten(2) for t in rounded]
-                        out = override(func, *inputs, HEADS, mask, skip_reshape=skip_reshape,
-                                       transformer_options={"reference_image_num_tokens": [REFERENCE, REFERENCE]})
-                        out = out.unflatten(-1, (HEADS, HEAD_DIM)).transpose(1, 2)
-                        case = f"{str(dtype)[6:]} {name} {method} {'padded' if padded else 'unpadded'}" \
-                               f"{' skip_reshape' if skip_reshape else ''}"
-                        errors[case] = (out.double() - expected).abs().max().item()
+        full = bias[:, None] + region_bias() if regions else bias[:, None]
+        expected = reference_attention(*rounded, full, padding if padded else torch.zeros(1))
+        func = getattr(attention, name)
+        func = getattr(func, "__wrapped__", func)
+        override = key_weights.key_bias_override(layout(key_weights, regions), method=method)
+        mask = padding.to(dtype) if padded else None
+        inputs = rounded if skip_reshape else [t.transpose(1, 2).flatten(2) for t in rounded]
+        out = override(func, *inputs, HEADS, mask, skip_reshape=skip_reshape,
+                       transformer_options={"reference_image_num_tokens": [REFERENCE, REFERENCE]})
+        out = out.unflatten(-1, (HEADS, HEAD_DIM)).transpose(1, 2)
+        case = f"{str(dtype)[6:]} {name} {method} {'padded' if padded else 'unpadded'}" \
+               f"{' skip_reshape' if skip_reshape else ''}{' regions' if regions else ''}"
+        errors[case] = (out.double() - expected).abs().max().item()
     return errors
 
 

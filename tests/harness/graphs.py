@@ -84,7 +84,8 @@ def multi_stage(schedule: str = "paper", **inputs) -> dict:
 def family_graph(family: str, picture: str, seed: int = 3, steps: int = 4, method: str | None = None) -> dict:
     """The MLLM joint encoding of ``picture`` (no DLA) on a tiny model of ``family``, with two random reference
     latents in its layout attached by chained stock ReferenceLatent nodes (``refs_1``: the first only,
-    ``refs_2``: only the second, ``refs_12``: both; ``refs_0``: none) and their image-token-free twins
+    ``refs_2``: only the second, ``refs_12``: both, ``refs_32``: a third in the first's place; ``refs_0``:
+    none) and their image-token-free twins
     (``cut_*``); ``method`` is set with the stock FluxKontextMultiReferenceLatentMethod. Samplers are added
     with add_sampler; the graph's own sampler is the stock KSampler on ``refs_1``."""
     graph = tiny_pipeline(picture, seed=seed, steps=steps)
@@ -92,13 +93,15 @@ def family_graph(family: str, picture: str, seed: int = 3, steps: int = 4, metho
         del graph[name]
     graph["model"] = {"class_type": "SqueezeTestTinyModel",
                       "inputs": {"family": family, "context_dim": 32, "weight_seed": 0}}
-    for name, size, latent_seed in (("latent", (64, 64), 0), ("ref1", (64, 64), 11), ("ref2", (48, 64), 12)):
+    for name, size, latent_seed in (("latent", (64, 64), 0), ("ref1", (64, 64), 11), ("ref2", (48, 64), 12),
+                                    ("ref3", (64, 64), 13)):
         graph[name] = {"class_type": "SqueezeTestFamilyLatent",
                        "inputs": {"family": family, "width": size[0], "height": size[1], "seed": latent_seed}}
     graph["cut"] = {"class_type": "SqueezeTestDropImageTokens", "inputs": {"conditioning": ["aggregate", 0]}}
     for source in ("aggregate", "cut"):
         prefix = "refs" if source == "aggregate" else "cut"
-        for name, latents in (("0", ()), ("1", ("ref1",)), ("2", ("ref2",)), ("12", ("ref1", "ref2"))):
+        for name, latents in (("0", ()), ("1", ("ref1",)), ("2", ("ref2",)), ("12", ("ref1", "ref2")),
+                              ("32", ("ref3", "ref2"))):
             node = [source, 0]
             for k, latent in enumerate(latents):
                 graph[f"{prefix}_{name}_{k}"] = {"class_type": "ReferenceLatent",
@@ -114,3 +117,13 @@ def family_graph(family: str, picture: str, seed: int = 3, steps: int = 4, metho
     graph["negative_cut"] = {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["cut_0", 0]}}
     graph["sampler"]["inputs"]["positive"] = ["refs_1", 0]
     return graph
+
+
+def add_region(graph: dict, name: str, conditioning: list, reference: int = 1, strength: float = 1.0,
+               box: tuple[float, float, float, float] = (0.0, 0.0, 0.5, 1.0)) -> list:
+    """A Squeeze Reference Region node (a box) on ``conditioning``; returns its output link."""
+    left, top, right, bottom = box
+    graph[name] = {"class_type": "SqueezeReferenceRegion",
+                   "inputs": {"conditioning": conditioning, "reference": reference, "strength": strength,
+                              "left": left, "top": top, "right": right, "bottom": bottom}}
+    return [name, 0]

@@ -75,10 +75,13 @@ def available_families() -> dict:
     return {name: spec for name, spec in families.items() if spec[0] is not None}
 
 
-def build_model(family: str, context_dim: int, initialise_weights,
-                num_layers: int = 1) -> comfy.model_patcher.ModelPatcher:
+def build_model(family: str, context_dim: int, initialise_weights, num_layers: int = 1,
+                single_blocks: int | None = None) -> comfy.model_patcher.ModelPatcher:
+    """``single_blocks`` sets a FLUX family's single-stream block count (0: its double blocks only)."""
     model_class, config_of, *_ = available_families()[family]
     config = config_of(context_dim, num_layers)
+    if single_blocks is not None and "depth_single_blocks" in config:
+        config["depth_single_blocks"] = single_blocks
     if model_class is not comfy.supported_models.QwenImage and "flux" in config["image_model"]:
         known = _flux_params() | {"image_model"}
         config = {key: value for key, value in config.items() if key in known}
@@ -104,14 +107,16 @@ class SqueezeTestTinyModel:
     def INPUT_TYPES(cls):
         return {"required": {"family": (sorted(available_families()),),
                              "context_dim": ("INT", {"default": 32, "min": 8, "max": 4096}),
-                             "weight_seed": ("INT", {"default": 0})}}
+                             "weight_seed": ("INT", {"default": 0})},
+                "optional": {"flux_single_blocks": ("INT", {"default": 1, "min": 0, "max": 4})}}
 
     RETURN_TYPES = ("MODEL",)
     FUNCTION = "build"
     CATEGORY = "squeeze_test"
 
-    def build(self, family, context_dim, weight_seed):
-        return (build_model(family, context_dim, lambda module: initialise(module, weight_seed)),)
+    def build(self, family, context_dim, weight_seed, flux_single_blocks=1):
+        return (build_model(family, context_dim, lambda module: initialise(module, weight_seed),
+                            single_blocks=flux_single_blocks),)
 
 
 class SqueezeTestFamilyLatent:
