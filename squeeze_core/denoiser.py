@@ -26,7 +26,7 @@ def predict_velocity(transformer: torch.nn.Module, noisy_tokens: torch.Tensor, c
     """Flow velocity (noise minus clean latent) for the target tokens; ``sigma`` is [B] in 0..1."""
     hidden = torch.cat([noisy_tokens, *condition.references], dim=1)
     shapes = [[target_grid, *condition.reference_grids]] * noisy_tokens.shape[0]
-    extra = None if condition.key_bias is None else {"key_bias": condition.key_bias}
+    extra = None if condition.attention_bias is None else {"attention_bias": condition.attention_bias}
     output = transformer(hidden_states=hidden, encoder_hidden_states=condition.context,
                          encoder_hidden_states_mask=condition.context_mask, timestep=sigma.to(hidden.dtype),
                          img_shapes=shapes, attention_kwargs=extra, return_dict=False)[0]

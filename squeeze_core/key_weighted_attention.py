@@ -1,25 +1,25 @@
 """Qwen-Image's joint attention in diffusers with a bias on the keys: log(w) on a stream's keys scales that
 stream's share of every softmax by w. It is how the standalone pipeline weights the MLLM's image tokens and the
-reference tokens between 0 (left out) and 1 (untouched), as the ComfyUI sampler does, and the same way: on a
-GPU the bias is folded into one extra q/k channel (key_bias_fold), so only padding ever needs a mask; on a
-CPU, where a mask costs nothing, it joins the padding mask."""
+reference tokens between 0 (left out) and 1 (untouched), and binds references to regions, as the ComfyUI
+sampler does, and the same way: on a GPU the bias is folded into extra q/k channels (key_bias_fold), so only
+padding ever needs a mask; on a CPU, where a mask costs nothing, it joins the padding mask."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from .key_bias_fold import fold_key_bias, fold_pays_off, unfold_output
+from .key_bias_fold import AttentionBias, fold_key_bias, fold_pays_off, unfold_output
 
 
 class KeyWeightedQwenAttnProcessor:
-    """Joint text-then-image attention of a Qwen-Image block; ``key_bias`` [B, 1, 1, text + image] is added
-    to the attention logits (padding masked as diffusers masks it)."""
+    """Joint text-then-image attention of a Qwen-Image block; ``attention_bias`` over text + image keys is
+    added to the attention logits (padding masked as diffusers masks it)."""
 
     def __call__(self, attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor,
                  encoder_hidden_states_mask: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                  image_rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
-                 key_bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 attention_bias: AttentionBias | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         from diffusers.models.transformers.transformer_qwenimage import apply_rotary_emb_qwen
 
         head_dim = attn.inner_dim // attn.heads
@@ -41,10 +41,13 @@ class KeyWeightedQwenAttnProcessor:
         joint = [torch.cat(pair, dim=1).transpose(1, 2) for pair in
                  ((text_query, query), (text_key, key), (text_value, value))]
         mask = _padding_bias(encoder_hidden_states_mask, hidden_states.shape[1], joint[0].dtype)
-        if key_bias is not None and fold_pays_off(joint[0].device):
-            joint = fold_key_bias(*joint, key_bias[:, :, 0, :])
-        elif key_bias is not None:
-            mask = key_bias.to(joint[0].dtype) if mask is None else mask + key_bias.to(joint[0].dtype)
+        if attention_bias is not None and fold_pays_off(joint[0].device):
+            factors = (attention_bias.query_factors, attention_bias.key_factors)
+            joint = fold_key_bias(*joint, attention_bias.key[:, None],
+                                  *(None if factor is None else factor[:, None] for factor in factors))
+        elif attention_bias is not None:
+            dense = attention_bias.dense()[:, None].to(joint[0].dtype)
+            mask = dense if mask is None else mask + dense
         out = unfold_output(F.scaled_dot_product_attention(*joint, attn_mask=mask), head_dim)
         out = out.transpose(1, 2).flatten(2, 3)
         text_tokens = encoder_hidden_states.shape[1]

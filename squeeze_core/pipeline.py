@@ -28,6 +28,7 @@ from .joint_encoder import JointEncoder
 from .key_weighted_attention import install_key_weighting
 from .latent_packing import pack_latents, token_grid, unpack_latents
 from .pipeline_dla import PipelineDLA
+from .region_binding import Region
 from .schedule import StageSchedule, progress_from_noise_level
 from .stage_conditioning import weighted_conditioning
 
@@ -165,6 +166,7 @@ class SqueezePipeline(DiffusionPipeline):
         *,
         schedule: StageSchedule | None = None,
         reference_strengths: Sequence[float] | None = None,
+        reference_regions: Sequence[Region | None] | None = None,
         height: int = 64,
         width: int = 64,
         num_inference_steps: int = 20,
@@ -178,8 +180,9 @@ class SqueezePipeline(DiffusionPipeline):
         callback_on_step_end: StepCallback | None = None,
         callback_on_step_end_tensor_inputs: Sequence[str] = ("latents",),
     ) -> SqueezePipelineOutput | tuple:
-        """``sigmas`` (noise levels from high to 0, shift included) override ``num_inference_steps``; a
-        ``callback_on_step_end(pipe, step, sigma, {"latents": ...})`` may return replaced latents."""
+        """``sigmas`` (noise levels from high to 0, shift included) override ``num_inference_steps``;
+        ``reference_regions`` places each reference (None: anywhere), bound as the schedule's binding curve
+        says; a ``callback_on_step_end(pipe, step, sigma, {"latents": ...})`` may return replaced latents."""
         sigmas = (flow_sigmas(num_inference_steps) if sigmas is None
                   else torch.as_tensor(sigmas, dtype=torch.float32).flatten().cpu())
         self.check_inputs(references, height, width, sigmas, guidance_scale, output_type,
@@ -194,8 +197,8 @@ class SqueezePipeline(DiffusionPipeline):
         identity = [latent.float().to(device) for latent in self.encode_references(references, height, width)]
         batch = max(conditions[0].context.shape[0], *(latent.shape[0] for latent in identity))
         x = sigmas[0].item() * self.prepare_latents(batch, height, width, generator, device, latents)
-        x = self._denoise(x, conditions, identity, sigmas, schedule, strengths, guidance_scale,
-                          callback_on_step_end, callback_on_step_end_tensor_inputs)
+        x = self._denoise(x, conditions, identity, sigmas, schedule, strengths, tuple(reference_regions or ()),
+                          guidance_scale, callback_on_step_end, callback_on_step_end_tensor_inputs)
         images = None if output_type == "latent" else self.decode(x)
         if output_type == "pil":
             images = [Image.fromarray(image) for image in images]
@@ -203,8 +206,9 @@ class SqueezePipeline(DiffusionPipeline):
         return SqueezePipelineOutput(images, x) if return_dict else (images, x)
 
     def _denoise(self, x: torch.Tensor, conditions: list[AggregatedContext], identity: list[torch.Tensor],
-                 sigmas: torch.Tensor, schedule: StageSchedule, strengths: tuple[float, ...], guidance_scale: float,
-                 callback: StepCallback | None, callback_inputs: Sequence[str]) -> torch.Tensor:
+                 sigmas: torch.Tensor, schedule: StageSchedule, strengths: tuple[float, ...],
+                 regions: tuple[Region | None, ...], guidance_scale: float, callback: StepCallback | None,
+                 callback_inputs: Sequence[str]) -> torch.Tensor:
         batch, device, dtype = x.shape[0], x.device, self.transformer.dtype
         grid = token_grid(*x.shape[-2:])
         reference_grids = [token_grid(*latent.shape[-2:]) for latent in identity]
@@ -220,7 +224,7 @@ class SqueezePipeline(DiffusionPipeline):
                 tokens = pack_latents(x).to(dtype)
                 timestep = torch.full((batch,), sigma, device=device)
                 velocities = [predict_velocity(self.transformer, tokens, weighted_conditioning(
-                    *stream, references, reference_grids, weights, tokens.shape[1]), timestep, grid).float()
+                    *stream, references, reference_grids, weights, grid, regions), timestep, grid).float()
                               for stream in streams]
                 velocity = velocities[0] if len(velocities) == 1 else (
                     velocities[1] + guidance_scale * (velocities[0] - velocities[1]))

@@ -16,12 +16,14 @@ region covering every token) is no binding at all, so it is the stock call bit f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .errors import SqueezeError
+from .stream_weights import StepPlan
 
 HARD_LOG_WEIGHT = -30.0
 
@@ -91,3 +93,35 @@ def query_log_weights(region: Region, strength: float, grid: tuple[int, int, int
         return None
     weights = 1.0 - strength * (1.0 - coverage)
     return torch.log(weights).clamp(min=HARD_LOG_WEIGHT).repeat(frames)
+
+
+@dataclass(frozen=True)
+class BoundReferences:
+    """The R references whose regions bind at one step, and which tokens of the call belong to each."""
+
+    query_log_weights: torch.Tensor
+    """[R, target tokens]"""
+    picture_members: torch.Tensor
+    """[..., T, R] bool: the context tokens that are an image token of the reference's picture."""
+    reference_members: torch.Tensor
+    """[K, R] bool: which of the call's K kept references each one is (a column of zeros: it was dropped)."""
+
+
+def bind_references(plan: StepPlan, regions: Sequence[Region | None], grid: tuple[int, int, int],
+                    picture_tokens: Callable[[int], torch.Tensor]) -> BoundReferences | None:
+    """The bindings of ``plan`` over a target token ``grid``: reference k binds its kept latents and the tokens
+    ``picture_tokens(k)`` marks ([..., T] bool: picture k's image tokens in the call's context, none where they
+    were dropped). None when no binding changes anything."""
+    logs, pictures, members = [], [], []
+    for k, strength in plan.bindings:
+        weights = query_log_weights(regions[k], strength, grid)
+        picture = picture_tokens(k)
+        latent = torch.tensor([kept == k for kept in plan.kept_references], dtype=torch.bool)
+        if weights is None or not (bool(picture.any()) or bool(latent.any())):
+            continue
+        logs.append(weights)
+        pictures.append(picture)
+        members.append(latent)
+    if not logs:
+        return None
+    return BoundReferences(torch.stack(logs), torch.stack(pictures, dim=-1), torch.stack(members, dim=-1))

@@ -88,3 +88,19 @@ def key_bias_pieces(text_log_weights: torch.Tensor | None, target_tokens: int,
         column = zero if reference_log_weights is None else reference_log_weights[:, k:k + 1].to(like.dtype)
         pieces.append(column.expand(batch, count))
     return pieces
+
+
+def region_factor_pieces(query_log_weights: torch.Tensor, text_members: torch.Tensor,
+                         reference_members: torch.Tensor,
+                         reference_tokens: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The [B, joint, R] query and key factors of R region bindings over the joint sequence (text, target, then
+    each reference): the log weights [B, R, target] on the target queries, and as keys each binding's picture
+    tokens (``text_members`` [B, T, R]) and kept reference latents (``reference_members`` [B, K, R])."""
+    logs = query_log_weights.transpose(1, 2).to(torch.float32)
+    batch, rank = logs.shape[0], logs.shape[-1]
+    text = text_members.to(logs)
+    queries = [logs.new_zeros(batch, text.shape[1], rank), logs, logs.new_zeros(batch, sum(reference_tokens), rank)]
+    members = reference_members.to(logs)
+    keys = [text, torch.zeros_like(logs)] + [members[:, k:k + 1].expand(batch, count, rank)
+                                            for k, count in enumerate(reference_tokens)]
+    return torch.cat(queries, dim=1), torch.cat(keys, dim=1)

@@ -115,8 +115,8 @@ def test_key_weighted_attention_equals_diffusers_own_without_a_bias():
     stock.load_state_dict(ours.state_dict())
     context, mask, roles, noisy, reference = _inputs()
     grid = (1, 4, 4)
-    step = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(1.0, (1.0,)), 16)
-    assert step.key_bias is None
+    step = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(1.0, (1.0,)), grid)
+    assert step.attention_bias is None
     with torch.no_grad():
         mine = predict_velocity(ours, noisy, step, torch.tensor([0.7, 0.3]), grid)
         theirs = stock(hidden_states=torch.cat([noisy, reference], 1), encoder_hidden_states=context,
@@ -128,11 +128,11 @@ def test_key_weighted_attention_equals_diffusers_own_without_a_bias():
 def test_weights_drop_bias_and_restore_the_streams():
     context, mask, roles, noisy, reference = _inputs()
     grid = (1, 4, 4)
-    dropped = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(0.0, (0.0,)), 16)
-    assert dropped.context.shape[1] == 6 and dropped.references == [] and dropped.key_bias is None
+    dropped = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(0.0, (0.0,)), grid)
+    assert dropped.context.shape[1] == 6 and dropped.references == [] and dropped.attention_bias is None
     assert torch.equal(dropped.context, torch.cat([context[:, :2], context[:, 6:]], 1))
-    weighted = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(0.5, (0.25,)), 16)
-    bias = weighted.key_bias[0, 0, 0]
+    weighted = weighted_conditioning(context, mask, roles, [reference], [grid], StageWeights(0.5, (0.25,)), grid)
+    bias = weighted.attention_bias.key[0]
     assert bias.shape == (10 + 16 + 16,)
     assert torch.allclose(bias[2:6], torch.full((4,), math.log(0.5)))
     assert torch.equal(bias[:2], torch.zeros(2)) and torch.equal(bias[10:26], torch.zeros(16))
@@ -141,7 +141,7 @@ def test_weights_drop_bias_and_restore_the_streams():
     sigma = torch.tensor([0.5, 0.5])
     with torch.no_grad():
         outputs = [predict_velocity(model, noisy, weighted_conditioning(context, mask, roles, [reference], [grid],
-                                                                        StageWeights(1.0, (w,)), 16), sigma, grid)
+                                                                        StageWeights(1.0, (w,)), grid), sigma, grid)
                    for w in (0.0, 0.5, 1.0)]
     low, middle, high = outputs
     assert (low - high).abs().max() > 1e-3

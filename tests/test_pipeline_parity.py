@@ -1,5 +1,6 @@
 """The standalone pipeline and the ComfyUI sampler are one method: from the same files, initial noise and
-sigmas, under stage schedules that drop, weight and restore both streams, their final latents agree."""
+sigmas, under stage schedules that drop, weight and restore both streams, and with a region that binds the
+reference and is released late, their final latents agree."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from squeeze_core.dla import DualLayerAggregator
 from squeeze_core.files import save_diffusion_model, save_dla, save_vae
 from squeeze_core.miniature.shipped import SHIPPED
 from squeeze_core.pipeline import SqueezePipeline
+from squeeze_core.region_binding import Region
 from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.schedule import schedule_from_preset
 from squeeze_core.miniature.subjects import split_subjects
@@ -29,7 +31,10 @@ SCHEDULES = {
     "paper": dict(schedule="paper", switch_1=0.2, switch_2=0.5),
     "custom": dict(schedule="custom", switch_1=0.05, switch_2=0.15, semantic_breakpoints="0:1, 0.4:0.4",
                    identity_breakpoints="0:0, 0.2:0, 0.2:0.5, 0.7:1"),
+    "region": dict(schedule="paper", switch_1=0.2, switch_2=0.5, release_regions_at=0.6),
 }
+REGION = {"strength": 0.8, "left": 0.0, "top": 0.25, "right": 0.5, "bottom": 1.0}
+"""The schedule ``region`` binds the reference to this box."""
 
 
 def _perturb(module: torch.nn.Module, std: float, seed: int) -> None:
@@ -71,6 +76,8 @@ def _graph(seed: int, steps: int, schedule: dict) -> dict:
         "identity": {"class_type": "SqueezeVAEIdentityEncode",
                      "inputs": {"conditioning": ["aggregate", 0], "vae": ["vae", 0], "image1": ["image", 0],
                                 "identity_resolution": 64}},
+        "region": {"class_type": "SqueezeReferenceRegion",
+                   "inputs": {"conditioning": ["identity", 0], "reference": 1, **REGION}},
         "negative": {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["aggregate", 0]}},
         "latent": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
         "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": seed}},
@@ -78,7 +85,8 @@ def _graph(seed: int, steps: int, schedule: dict) -> dict:
         "sigmas": {"class_type": "BasicScheduler",
                    "inputs": {"model": ["model", 0], "scheduler": "simple", "steps": steps, "denoise": 1.0}},
         "guider": {"class_type": "SqueezeStageGuider",
-                   "inputs": {"model": ["model", 0], "positive": ["identity", 0], "negative": ["negative", 0],
+                   "inputs": {"model": ["model", 0], "positive": ["region" if "release_regions_at" in schedule
+                                                                   else "identity", 0], "negative": ["negative", 0],
                               "cfg": 1.0, "identity_strength": 1.0, "semantic_strength": 1.0, **schedule}},
         "run": {"class_type": "SamplerCustomAdvanced",
                 "inputs": {"noise": ["noise", 0], "guider": ["guider", 0], "sampler": ["sampler", 0],
@@ -115,12 +123,18 @@ def _compare(comfy_server, graph: dict, pipeline: SqueezePipeline, reference, na
     assert error is None, (error or {}).get("exception_message")
     in_comfyui = saved_latents(comfy_server, entry)["save"]
     sigmas = load_file(os.path.join(comfy_server.base, "output", "parity_sigmas.safetensors"))["sigmas"]
-    schedule = schedule_from_preset(SCHEDULES[name]["schedule"], switch_1=SCHEDULES[name]["switch_1"],
-                                    switch_2=SCHEDULES[name]["switch_2"],
-                                    semantic_points=SCHEDULES[name].get("semantic_breakpoints", ""),
-                                    identity_points=SCHEDULES[name].get("identity_breakpoints", ""))
+    given = SCHEDULES[name]
+    schedule = schedule_from_preset(given["schedule"], switch_1=given["switch_1"], switch_2=given["switch_2"],
+                                    semantic_points=given.get("semantic_breakpoints", ""),
+                                    identity_points=given.get("identity_breakpoints", ""),
+                                    release_regions_at=given.get("release_regions_at", 1.0))
+    regions = None
+    if "release_regions_at" in given:
+        regions = [Region(box=tuple(REGION[edge] for edge in ("left", "top", "right", "bottom")),
+                          strength=REGION["strength"])]
     noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(seed))
-    result = pipeline(PROMPT, [reference], schedule=schedule, sigmas=sigmas, latents=noise, output_type="latent")
+    result = pipeline(PROMPT, [reference], schedule=schedule, reference_regions=regions, sigmas=sigmas,
+                      latents=noise, output_type="latent")
     config = pipeline.vae.config
     raw = result.latents * torch.tensor(config.latents_std).view(1, -1, 1, 1) + torch.tensor(
         config.latents_mean).view(1, -1, 1, 1)

@@ -115,3 +115,26 @@ def test_the_preview_tints_each_region_in_its_colour():
     assert picture.shape == (48, 64, 3) and picture.dtype.name == "uint8"
     left, right = picture[20, 10].astype(int), picture[20, 50].astype(int)
     assert left[0] > left[2] and right[1] > right[0]
+
+
+def test_the_step_conditioning_binds_the_references_latents_and_its_pictures_tokens():
+    from squeeze_core.features import TokenRole, image_role
+    from squeeze_core.stage_conditioning import weighted_conditioning
+
+    roles = torch.full((1, 6), int(TokenRole.TEXT))
+    roles[0, 1:3], roles[0, 3:5] = image_role(0), image_role(1)
+    context, mask = torch.zeros(1, 6, 8), torch.ones(1, 6, dtype=torch.long)
+    references = [torch.zeros(1, 4, 8), torch.zeros(1, 2, 8)]
+    grid = (1, 2, 2)
+    hard_left = Region(box=(0.0, 0.0, 0.5, 1.0))
+    step = weighted_conditioning(context, mask, roles, references, [(1, 2, 2), (1, 1, 2)], StageWeights(1.0, (1.0, 1.0)),
+                                 grid, [hard_left, None])
+    dense = step.attention_bias.dense()[0]
+    outside = [6 + 1, 6 + 3]
+    bound_keys = [1, 2] + list(range(10, 14))
+    assert torch.equal(dense[outside][:, bound_keys], torch.full((2, 6), HARD_LOG_WEIGHT))
+    dense[6 + 1, bound_keys] = dense[6 + 3, bound_keys] = 0.0
+    assert torch.equal(dense, torch.zeros_like(dense))
+    whole = weighted_conditioning(context, mask, roles, references, [(1, 2, 2), (1, 1, 2)],
+                                  StageWeights(1.0, (1.0, 1.0)), grid, [Region(box=(0.0, 0.0, 1.0, 1.0)), None])
+    assert whole.attention_bias is None

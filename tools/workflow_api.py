@@ -2,7 +2,8 @@
 
 The UI format stores widget values as a list in the order of the node's widget inputs, with one
 extra saved value after a seed's "control after generate" and after an image combo's upload
-button; links are [id, origin node, origin slot, target node, target slot, type]. Notes are
+button; a widget the workflow has no value for (one added to the node since it was saved) takes
+its default, as the frontend gives it; links are [id, origin node, origin slot, target node, target slot, type]. Notes are
 dropped, reroutes and bypassed nodes are passed through, muted nodes leave their inputs empty.
 """
 
@@ -36,6 +37,15 @@ def _input_order(info: dict) -> list[tuple[str, list]]:
 
 def _is_widget(spec: list) -> bool:
     return isinstance(spec[0], list) or spec[0] in WIDGET_TYPES
+
+
+def _widget_default(spec: list):
+    """What the frontend puts in a widget the saved workflow has no value for (None: nothing)."""
+    options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+    if "default" in options:
+        return options["default"]
+    choices = spec[0] if isinstance(spec[0], list) else options.get("options")
+    return choices[0] if choices else None
 
 
 def _saved_values_per_widget(spec: list) -> int:
@@ -92,12 +102,13 @@ class _Converter:
         inputs, position = {}, 0
         for name, spec in _input_order(info):
             if _is_widget(spec):
-                if isinstance(saved, dict):
-                    if name in saved:
-                        inputs[name] = saved[name]
-                elif position < len(saved):
+                if isinstance(saved, dict) and name in saved:
+                    inputs[name] = saved[name]
+                elif not isinstance(saved, dict) and position < len(saved):
                     inputs[name] = saved[position]
                     position += _saved_values_per_widget(spec)
+                elif _widget_default(spec) is not None:
+                    inputs[name] = _widget_default(spec)
             if name in linked:
                 value = self.source(linked[name])
                 if value is not None:

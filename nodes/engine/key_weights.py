@@ -25,7 +25,8 @@ import comfy.conds
 import torch
 
 from ...squeeze_core.key_bias_fold import AttentionBias, fold_key_bias, fold_pays_off, unfold_output
-from ...squeeze_core.stream_weights import key_bias_pieces
+from ...squeeze_core.region_binding import BoundReferences
+from ...squeeze_core.stream_weights import key_bias_pieces, region_factor_pieces
 
 TEXT_KEY = "squeeze_text_log_weights"
 """[B, T, 1] log weight per context token, a CONDCrossAttn so it is padded and repeated with the context."""
@@ -49,12 +50,11 @@ def reference_log_weights(values: Sequence[float]) -> comfy.conds.CONDRegular:
     return comfy.conds.CONDRegular(torch.tensor([list(values)], dtype=torch.float32))
 
 
-def region_conds(query_log_weights: torch.Tensor, text_members: torch.Tensor,
-                 reference_members: torch.Tensor) -> dict:
-    """The model conds of the bound references: [R, target] log weights, [T, R] and [K, R] memberships."""
-    return {REGION_QUERY_KEY: comfy.conds.CONDRegular(query_log_weights[None].to(torch.float32)),
-            REGION_TEXT_KEY: comfy.conds.CONDCrossAttn(text_members[None].to(torch.float32)),
-            REGION_REFERENCE_KEY: comfy.conds.CONDRegular(reference_members[None].to(torch.float32))}
+def region_conds(bound: BoundReferences) -> dict:
+    """The model conds of one conditioning entry's bound references."""
+    return {REGION_QUERY_KEY: comfy.conds.CONDRegular(bound.query_log_weights[None].to(torch.float32)),
+            REGION_TEXT_KEY: comfy.conds.CONDCrossAttn(bound.picture_members[None].to(torch.float32)),
+            REGION_REFERENCE_KEY: comfy.conds.CONDRegular(bound.reference_members[None].to(torch.float32))}
 
 
 def model_patch_size(diffusion_model) -> int | None:
@@ -116,19 +116,9 @@ class JointLayout:
             return AttentionBias(key)
         if queries != keys or self.region_query_log_weights.shape[-1] != self.target_tokens:
             return None
-        return AttentionBias(key, *self._region_factors(spans, device))
-
-    def _region_factors(self, spans: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """[B, joint, R] query factors (log weights on the target tokens) and key factors (memberships)."""
-        logs = self.region_query_log_weights.transpose(1, 2).to(device=device, dtype=torch.float32)
-        batch, rank = logs.shape[0], logs.shape[-1]
-        text = self.region_text_members.to(device=device, dtype=torch.float32)
-        zeros = logs.new_zeros(batch, text.shape[1], rank)
-        queries = [zeros, logs, logs.new_zeros(batch, sum(spans), rank)]
-        members = self.region_reference_members.to(device=device, dtype=torch.float32)
-        keys = [text, logs.new_zeros(logs.shape)] + [members[:, k:k + 1].expand(batch, count, rank)
-                                                    for k, count in enumerate(spans)]
-        return torch.cat(queries, dim=1), torch.cat(keys, dim=1)
+        factors = region_factor_pieces(self.region_query_log_weights, self.region_text_members,
+                                       self.region_reference_members, spans)
+        return AttentionBias(key, *(factor.to(device) for factor in factors))
 
     def describe(self) -> str:
         return (f"{self.context.shape[1]} text + {self.target_tokens} target + "

@@ -18,7 +18,7 @@ from dataclasses import replace
 import comfy.samplers
 import torch
 
-from ...squeeze_core.region_binding import query_log_weights
+from ...squeeze_core.region_binding import bind_references
 from ...squeeze_core.schedule import StageSchedule, progress_from_noise_level
 from ...squeeze_core.stream_weights import StepPlan, plan_step
 
@@ -44,21 +44,13 @@ def step_progress(model_sampling, sigma: torch.Tensor) -> float:
 def _bound_regions(plan: StepPlan, regions: list, grid: tuple[int, int, int] | None, context_length: int,
                    image_tokens: ImageTokens | None) -> dict:
     """The region conds of the references that bind at this step (none for a binding that changes nothing)."""
-    logs, text, members = [], [], []
-    for k, strength in plan.bindings:
-        weights = None if grid is None else query_log_weights(regions[k], strength, grid)
-        picture = torch.zeros(context_length, dtype=torch.bool)
-        if image_tokens is not None and not plan.drop_image_tokens:
-            picture = image_tokens.picture(k).cpu()
-        latent = torch.tensor([kept == k for kept in plan.kept_references], dtype=torch.bool)
-        if weights is None or not (bool(picture.any()) or bool(latent.any())):
-            continue
-        logs.append(weights)
-        text.append(picture)
-        members.append(latent)
-    if not logs:
-        return {}
-    return region_conds(torch.stack(logs), torch.stack(text, dim=-1), torch.stack(members, dim=-1))
+    def picture_tokens(k: int) -> torch.Tensor:
+        if image_tokens is None or plan.drop_image_tokens:
+            return torch.zeros(context_length, dtype=torch.bool)
+        return image_tokens.picture(k).cpu()
+
+    bound = None if grid is None or not plan.bindings else bind_references(plan, regions, grid, picture_tokens)
+    return {} if bound is None else region_conds(bound)
 
 
 def _weighted(cond: dict, schedule: StageSchedule, progress: float, grid: tuple[int, int, int] | None,

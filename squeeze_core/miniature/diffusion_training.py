@@ -67,7 +67,7 @@ def train_stage(accelerator, transformer: torch.nn.Module, dla: DualLayerAggrega
         tokens = pack_latents(noisy)
         references = [pack_latents(latents.references[indices, slot].to(device)) for slot in range(count)]
         condition = weighted_conditioning(context.context, context.attention_mask, context.roles, references,
-                                          [grid] * count, weights, tokens.shape[1])
+                                          [grid] * count, weights, grid)
         predicted = unpack_latents(predict_velocity(model, tokens, condition, sigma, grid), height, width)
         error = (predicted - (noise - clean)).square().mean(dim=1)
         return (error * detail[indices].to(device)).sum() / detail[indices].sum()
