@@ -13,7 +13,8 @@ from PIL import Image
 
 from tests.harness.servers import TEST_NODES
 from tests.harness.examples import set_seed, swap_clip_loaders
-from tools.run_workflow import run_prompt, start_example_server, workflow_files, workflow_prompt
+from tools.run_workflow import WORKFLOWS_DIR, run_prompt, start_example_server, workflow_files, workflow_prompt
+from tools.workflow_api import BYPASSED, load_workflow, workflow_to_prompt
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +36,13 @@ def _cached_nodes(server, prompt: dict) -> list[str]:
     entry = server.wait(body["prompt_id"], timeout=900)
     assert entry["status"]["status_str"] == "success", entry["status"]
     cached = [message["nodes"] for kind, message in entry["status"]["messages"] if kind == "execution_cached"]
-    return cached[0] if cached else [], server.output_images(entry)
+    return cached[0] if cached else [], server.output_images(entry, saved_only=True)
 
 
 def test_every_shipped_workflow_is_tested():
     names = [os.path.basename(path) for path in workflow_files()]
-    assert {"squeeze_qwen_image_edit.json", "squeeze_mllm_dla.json", "squeeze_miniature.json"} <= set(names)
+    assert {"squeeze_qwen_image_edit.json", "squeeze_mllm_dla.json", "squeeze_miniature.json",
+            "squeeze_qwen_image_edit_two_subjects.json"} <= set(names)
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=os.path.basename)
@@ -65,3 +67,20 @@ def test_workflow_runs_and_is_deterministic(example_server, path):
     other = _pixels(run_prompt(example_server, prompt))
     assert other.shape == first.shape
     assert np.abs(other - first).mean() > 1.0
+
+
+def test_the_two_subject_regions_change_the_result(example_server):
+    """The example's regions do something: with both region nodes bypassed the same seed gives other pixels (a
+    rerun gives the same pixels exactly, above, so any difference is the regions'; the stand-in model's random
+    weights give the references a small share of attention, hence a small one)."""
+    path = os.path.join(WORKFLOWS_DIR, "squeeze_qwen_image_edit_two_subjects.json")
+    workflow = load_workflow(path)
+    regions = [node for node in workflow["nodes"] if node["type"] == "SqueezeReferenceRegion"]
+    assert len(regions) == 2
+    bound = workflow_to_prompt(workflow, example_server.get("/object_info"))
+    for node in regions:
+        node["mode"] = BYPASSED
+    free = workflow_to_prompt(workflow, example_server.get("/object_info"))
+    for prompt in (bound, free):
+        swap_clip_loaders(prompt)
+    assert np.abs(_pixels(run_prompt(example_server, bound)) - _pixels(run_prompt(example_server, free))).mean() > 0.1

@@ -171,10 +171,13 @@ class ComfyServer:
         if entry["status"]["status_str"] != "success":
             raise RuntimeError(f"the barrier prompt after /free failed: {entry['status']}")
 
-    def output_images(self, entry: dict) -> list[str]:
+    def output_images(self, entry: dict, saved_only: bool = False) -> list[str]:
+        """The images a finished prompt wrote; ``saved_only``: those of its output folder, not its previews."""
         paths = []
         for node_output in entry.get("outputs", {}).values():
             for image in node_output.get("images", []):
+                if saved_only and image.get("type", "output") != "output":
+                    continue
                 paths.append(os.path.join(self.base, image.get("type", "output"), image.get("subfolder", ""),
                                           image["filename"]))
         return paths

@@ -29,6 +29,7 @@ from .workflow_api import load_workflow, workflow_to_prompt
 WORKFLOWS_DIR = os.path.join(PACK_ROOT, "workflows")
 MAIN_WORKFLOW = os.path.join(WORKFLOWS_DIR, "squeeze_miniature.json")
 SUBJECT = "squeeze_subject.png"
+SECOND_SUBJECT = "squeeze_subject_2.png"
 MINIATURE_SUBJECT = ("triangle", "checker", "orange", "blue")
 MINIATURE_SUBJECT_FILE = "squeeze_miniature_subject.png"
 def workflow_files() -> list[str]:
@@ -46,6 +47,22 @@ def write_subject(input_dir: str, name: str = SUBJECT, size: int = 384) -> str:
     pixels[disc & stripes] = (210, 50, 40)
     pixels[disc & ~stripes] = (245, 235, 220)
     pixels[(radius >= 0.27) & disc] = (40, 30, 60)
+    return _save(pixels, input_dir, name)
+
+
+def write_second_subject(input_dir: str, name: str = SECOND_SUBJECT, size: int = 384) -> str:
+    """A blue and yellow checkered square on a pale ground: the other subject of the two-subject example."""
+    yy, xx = np.mgrid[:size, :size] / size
+    pixels = np.empty((size, size, 3), dtype=np.uint8)
+    pixels[:] = (205, 215, 222)
+    square = (np.abs(yy - 0.5) < 0.28) & (np.abs(xx - 0.5) < 0.28)
+    checks = ((np.floor(xx * 10) + np.floor(yy * 10)) % 2).astype(bool)
+    pixels[square & checks] = (30, 70, 200)
+    pixels[square & ~checks] = (240, 200, 40)
+    return _save(pixels, input_dir, name)
+
+
+def _save(pixels: np.ndarray, input_dir: str, name: str) -> str:
     os.makedirs(input_dir, exist_ok=True)
     Image.fromarray(pixels).save(os.path.join(input_dir, name))
     return name
@@ -66,6 +83,7 @@ def start_example_server(base: str, extra_nodes: list[str] = ()) -> ComfyServer:
     trained miniature comes with the pack)."""
     link_standins(os.path.join(base, "models"))
     write_subject(os.path.join(base, "input"))
+    write_second_subject(os.path.join(base, "input"))
     write_miniature_subject(os.path.join(base, "input"))
     return ComfyServer(base, extra_nodes=list(extra_nodes)).start()
 
@@ -75,11 +93,12 @@ def workflow_prompt(server: ComfyServer, path: str) -> dict:
 
 
 def run_prompt(server: ComfyServer, prompt: dict, timeout: float = 900.0) -> list[str]:
-    """Queue a prompt, wait, and return the paths of the images it saved; raises with the server's words."""
+    """Queue a prompt, wait, and return the paths of the images it saved (not its previews); raises with the
+    server's words."""
     entry = server.run(prompt, timeout=timeout)
     if entry["status"]["status_str"] != "success":
         raise RuntimeError(f"the workflow failed: {execution_error(entry)}")
-    return server.output_images(entry)
+    return server.output_images(entry, saved_only=True)
 
 
 def main(argv: list[str] | None = None) -> str:
