@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from squeeze_core.miniature.case_data import EMPTY_INSTRUCTION, CaseData, draw_split
-from squeeze_core.miniature.domain.cases import render_case
+from squeeze_core.miniature.domain.cases import instructed_boxes, render_case
 from squeeze_core.miniature.domain.subjects import split_subjects
 from squeeze_core.miniature.loop import grouped_batch_indices
 from squeeze_core.miniature.mllm_teaching import domain_corpus
@@ -76,3 +76,24 @@ def test_taught_words_name_the_coarse_grain_only():
         for subject in case.subjects:
             assert subject.description in description
     assert "stripe" not in words and "light" not in words and "dark" not in words.replace("dark background", "")
+
+
+def test_instructed_boxes_hold_each_subject_where_its_instruction_puts_it():
+    data = CaseData(draw_split(80, "held_out", seed=2))
+    pairs = 0
+    for case in data.cases:
+        boxes = instructed_boxes(case)
+        if case.instruction.kind != "pair":
+            assert boxes is None
+            continue
+        pairs += 1
+        _, _, masks = render_case(case)
+        for mask, (left, top, right, bottom) in zip(masks, boxes):
+            rows, columns = np.nonzero(mask)
+            side = mask.shape[0]
+            assert rows.min() >= top * side and rows.max() < bottom * side
+            assert columns.min() >= left * side and columns.max() < right * side
+    assert pairs > 5
+    groups = data.region_groups()
+    assert sorted(int(row) for rows in groups.values() for row in rows) == list(range(len(data)))
+    assert all(instructed_boxes(data.cases[int(row)]) == boxes for (_, boxes), rows in groups.items() for row in rows)

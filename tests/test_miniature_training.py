@@ -17,7 +17,7 @@ from squeeze_core.miniature.domain.cases import render_case
 from squeeze_core.miniature.scorecard import FIGURES
 from squeeze_core.miniature.shipped import MiniatureFiles
 from squeeze_core.miniature.spec import VISION_RESOLUTION
-from squeeze_core.miniature.study import SCHEDULES, claims, schedule_row
+from squeeze_core.miniature.study import REGIONS_ROW, SCHEDULES, claims, schedule_row
 from squeeze_core.pipeline import SqueezePipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,7 +56,7 @@ def test_evaluate_scores_every_schedule_and_tests_the_staging_claims(launched, t
     finished = subprocess.run(command, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
     assert finished.returncode == 0, finished.stderr[-4000:]
     rows = {line.split("|")[1].strip() for line in finished.stdout.splitlines() if line.startswith("| DLA, ")}
-    assert rows == {schedule_row(name) for name in SCHEDULES}
+    assert rows == {schedule_row(name) for name in SCHEDULES} | {REGIONS_ROW}
     staged = [claim for claim in claims() if claim.name.startswith(("(c)", "(d)"))]
     assert all(f"| {claim.name}: " in finished.stdout for claim in staged)
     assert "(b)" not in finished.stdout, "no ablation was run, so no claim that needs one is reported"

@@ -13,7 +13,7 @@ import random
 import numpy as np
 import torch
 
-from .domain.cases import Case, draw_cases, render_case
+from .domain.cases import Case, draw_cases, instructed_boxes, render_case
 from .domain.scenes import describe
 from .domain.subjects import BLOCK, CODE_ORIGIN, split_subjects
 
@@ -66,6 +66,12 @@ class CaseData:
         """Indices of the cases with each reference count: a batch holds one count, so its prompts line up."""
         return {int(count): torch.nonzero(self.reference_counts == count).flatten()
                 for count in self.reference_counts.unique()}
+
+    def region_groups(self) -> dict[tuple, torch.Tensor]:
+        """Indices of the cases with each (reference count, instructed boxes): a batch binds one set of regions."""
+        keys = [(len(case.subjects), instructed_boxes(case)) for case in self.cases]
+        return {key: torch.tensor([row for row, other in enumerate(keys) if other == key])
+                for key in dict.fromkeys(keys)}
 
     def detail_weights(self, scale: int, weight: float) -> torch.Tensor:
         """[N, S / scale, S / scale]: ``weight`` over each target subject's code area (where the mid and fine

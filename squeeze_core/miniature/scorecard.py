@@ -17,6 +17,7 @@ import torch
 from .case_data import CaseData
 from .domain.cases import Case
 from .domain.scoring import score_case
+from ..region_binding import Region
 from ..schedule import StageSchedule
 
 FIGURES = ("instruction", "orientation", "shape", "palette", "mid", "fine", "copy", "open_distance", "leak")
@@ -53,17 +54,20 @@ def case_noise(cases: int, shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 
 def generate(pipeline, data: CaseData, schedule: StageSchedule, *, steps: int = 20, guidance: float = 1.0,
-             seed: int = 0, batch: int = 50) -> np.ndarray:
-    """uint8 [N, S, S, 3] results, one per case of ``data``, batched by reference count."""
+             seed: int = 0, batch: int = 50, bind_regions: bool = False) -> np.ndarray:
+    """uint8 [N, S, S, 3] results, one per case of ``data``, batched by reference count; ``bind_regions`` binds
+    each picture of a two-subject case to where its instruction puts it (hard)."""
     size = data.targets.shape[-1]
     noise = case_noise(len(data), (pipeline.vae.config.z_dim, size // 8, size // 8), seed)
     outputs = np.zeros((len(data), size, size, 3), dtype=np.uint8)
-    for count, members in data.groups().items():
+    groups = data.region_groups() if bind_regions else {(count, None): rows for count, rows in data.groups().items()}
+    for (count, boxes), members in groups.items():
+        regions = None if boxes is None else [Region(box=box) for box in boxes]
         for start in range(0, len(members), batch):
             rows = members[start:start + batch]
             prompts = [data.cases[row].instruction.text for row in rows.tolist()]
             references = [data.references[rows, slot].permute(0, 2, 3, 1) for slot in range(count)]
-            result = pipeline(prompts, references, schedule=schedule, height=size, width=size,
-                              num_inference_steps=steps, guidance_scale=guidance, latents=noise[rows])
+            result = pipeline(prompts, references, schedule=schedule, reference_regions=regions, height=size,
+                              width=size, num_inference_steps=steps, guidance_scale=guidance, latents=noise[rows])
             outputs[rows.numpy()] = result.images
     return outputs

@@ -43,6 +43,8 @@ class Setup:
     """A trained run's folder name under the study's root (``full-seed0``, ``no_vae_identity-seed1``, ...)."""
     schedule: str = MAIN_SCHEDULE
     guidance: float = GUIDANCE
+    regions: bool = False
+    """Bind each picture of a two-subject case to the box its instruction names."""
 
 
 def main_row(seed: int) -> str:
@@ -68,8 +70,11 @@ def trained_setups(seeds: int = 3) -> list[Setup]:
     return [Setup(names[variant](seed), run_name(variant, seed)) for variant, seed in study_runs(seeds)]
 
 
+REGIONS_ROW = f"DLA, {MAIN_SCHEDULE}, regions from the instruction"
+
+
 def schedule_setups(run: str = run_name("full", 0)) -> list[Setup]:
-    return [Setup(schedule_row(name), run, name) for name in SCHEDULES]
+    return [Setup(schedule_row(name), run, name) for name in SCHEDULES] + [Setup(REGIONS_ROW, run, regions=True)]
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,9 @@ def claims(seeds: int = 3) -> list[Claim]:
               Claim("(c) the late MLLM weight at 0.5", schedule_row("paper .95/.85, late semantic 0.5"), main,
                     ("instruction", "copy", "fine")),
               Claim("(d) staged against MLLM only, two subjects", main, schedule_row("MLLM only"),
-                    ("leak", "fine"))]
+                    ("leak", "fine")),
+              Claim("(d) region binding, two subjects (only they differ)", REGIONS_ROW, main,
+                    ("leak", "instruction", "shape", "palette", "mid", "fine"))]
     return found
 
 
@@ -119,12 +126,12 @@ def run_setups(root: str, setups: list[Setup], *, cases: int = 500, steps: int =
     data = CaseData(draw_split(cases, "held_out", seed))
     cards, pipelines, done = {}, {}, {}
     for setup in setups:
-        key = (setup.run, setup.schedule, setup.guidance)
+        key = (setup.run, setup.schedule, setup.guidance, setup.regions)
         if key not in done:
             if setup.run not in pipelines:
                 pipelines[setup.run] = _pipeline(root, setup.run)
             images = generate(pipelines[setup.run], data, SCHEDULES[setup.schedule], steps=steps,
-                              guidance=setup.guidance, seed=seed)
+                              guidance=setup.guidance, seed=seed, bind_regions=setup.regions)
             done[key] = Scorecard.of(images, data.cases)
         cards[setup.name] = done[key]
     return cards

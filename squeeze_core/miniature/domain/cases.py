@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scenes import BACKGROUNDS, PAIR_LAYOUTS, POSITIONS, Instruction, Pose, render, target_poses
-from .subjects import Subject
+from .scenes import BACKGROUNDS, CANVAS, PAIR_LAYOUTS, POSITIONS, Instruction, Pose, render, target_poses
+from .subjects import SPRITE, Subject
 
 KIND_RATES = {"place": 0.45, "open": 0.15, "keep": 0.15, "pair": 0.25}
 """How often each kind of instruction is drawn: ``keep`` rewards copying the reference's pose, as real paired
@@ -53,3 +53,15 @@ def render_case(case: Case) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarr
                   for subject, pose, ground in zip(case.subjects, case.reference_poses, case.reference_grounds)]
     target, masks = render(list(case.subjects), list(case.target_poses), case.instruction.background)
     return references, target, masks
+
+
+def instructed_boxes(case: Case) -> tuple[tuple[float, float, float, float], ...] | None:
+    """Where a two-subject instruction puts each picture's subject, as (left, top, right, bottom) fractions of
+    the canvas: the regions a user would draw for it. None for the one-subject kinds."""
+    if case.instruction.kind != "pair":
+        return None
+    boxes = []
+    for pose in case.target_poses:
+        top, left = pose.origin
+        boxes.append((left / CANVAS, top / CANVAS, (left + SPRITE) / CANVAS, (top + SPRITE) / CANVAS))
+    return tuple(boxes)
