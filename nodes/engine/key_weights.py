@@ -103,7 +103,8 @@ class JointLayout:
     def bias(self, keys: int, queries: int, reported: list[int] | None,
              device: torch.device) -> AttentionBias | None:
         """The call's bias, or None when the attention call is not over this joint sequence (with a region
-        binding, its queries must be that sequence too)."""
+        binding, its queries must be that sequence too, or its text and target alone, as under FluxKVCache,
+        whose later steps attend from those to cached reference keys)."""
         spans = self.reference_tokens if reported is None else list(reported)
         if self.target_tokens is None or len(spans) != len(self.reference_tokens):
             return None
@@ -114,11 +115,11 @@ class JointLayout:
         key = torch.cat([piece.to(device=device, dtype=torch.float32) for piece in pieces], dim=1)
         if self.region_query_log_weights is None:
             return AttentionBias(key)
-        if queries != keys or self.region_query_log_weights.shape[-1] != self.target_tokens:
+        if queries not in (keys, keys - sum(spans)) or self.region_query_log_weights.shape[-1] != self.target_tokens:
             return None
-        factors = region_factor_pieces(self.region_query_log_weights, self.region_text_members,
-                                       self.region_reference_members, spans)
-        return AttentionBias(key, *(factor.to(device) for factor in factors))
+        query_factors, key_factors = region_factor_pieces(self.region_query_log_weights, self.region_text_members,
+                                                          self.region_reference_members, spans)
+        return AttentionBias(key, query_factors[:, :queries].to(device), key_factors.to(device))
 
     def describe(self) -> str:
         return (f"{self.context.shape[1]} text + {self.target_tokens} target + "
