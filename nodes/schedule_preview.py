@@ -26,6 +26,7 @@ class SqueezeSchedulePreview(CheckedNode):
             display_name=cls.DISPLAY,
             category="squeeze/sampling",
             description="Draws the semantic weight (blue) and the identity weight (orange) of every sampling step, "
+            "and under them the steps where references' regions bind (green), "
             "computed from the model's own sigmas exactly as the Squeeze samplers compute them. Connect it to "
             "Preview Image beside your sampler, with the same settings.",
             inputs=[
