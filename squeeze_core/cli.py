@@ -38,16 +38,38 @@ def _pipeline(options: argparse.Namespace):
                                       vision_resolution=options.vision_resolution)
 
 
+def region_argument(text: str):
+    """``none``, or ``LEFT,TOP,RIGHT,BOTTOM`` in fractions of the output, optionally ``@STRENGTH`` (0-1)."""
+    from .region_binding import Region, RegionError
+
+    if text.strip().lower() == "none":
+        return None
+    box, _, strength = text.partition("@")
+    try:
+        edges = tuple(float(value) for value in box.split(","))
+        if len(edges) != 4:
+            raise ValueError
+        return Region(box=edges, strength=float(strength) if strength else 1.0)
+    except ValueError as error:
+        problem = error if isinstance(error, RegionError) else "write LEFT,TOP,RIGHT,BOTTOM[@STRENGTH] or none"
+        raise argparse.ArgumentTypeError(f"region '{text}': {problem}") from error
+
+
 def generate(options: argparse.Namespace) -> None:
     import torch
 
     from .side_by_side import side_by_side
 
+    if len(options.region) > len(options.reference):
+        raise SystemExit(f"{len(options.region)} regions for {len(options.reference)} references: give at most one "
+                         f"--region per --reference, in the same order")
     pipeline = _pipeline(options)
     references = [np.asarray(Image.open(path).convert("RGB")) for path in options.reference]
     schedule = schedule_from_preset(options.schedule, switch_1=options.switch_1, switch_2=options.switch_2,
-                                    identity_strength=options.identity_strength)
-    result = pipeline(options.prompt, references, schedule=schedule, height=options.size, width=options.size,
+                                    identity_strength=options.identity_strength,
+                                    release_regions_at=options.release_regions_at)
+    result = pipeline(options.prompt, references, schedule=schedule, reference_regions=options.region,
+                      height=options.size, width=options.size,
                       num_inference_steps=options.steps, guidance_scale=options.cfg,
                       generator=torch.Generator().manual_seed(options.seed))
     image = result.images[0]
@@ -161,6 +183,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--switch-1", type=float, default=0.05)
     run.add_argument("--switch-2", type=float, default=0.15)
     run.add_argument("--identity-strength", type=float, default=1.0)
+    run.add_argument("--region", action="append", type=region_argument, default=[],
+                     help="where reference k belongs, for the k-th --reference: LEFT,TOP,RIGHT,BOTTOM in fractions "
+                     "of the output, @STRENGTH to bind softer than 1 (hard), or none")
+    run.add_argument("--release-regions-at", type=float, default=1.0,
+                     help="the fraction of the trajectory after which the regions let go (1: bound throughout)")
     run.add_argument("--steps", type=int, default=20)
     run.add_argument("--cfg", type=float, default=2.5, help="classifier-free guidance, the empty instruction as "
                      "the negative (the paper samples at 2.5)")

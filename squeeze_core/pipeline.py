@@ -241,6 +241,7 @@ def _expand(tensor: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 def _channels_last(image: ImageLike) -> torch.Tensor:
+    """A tensor of the picture; an array is copied, since a read-only one (a PIL image's) cannot be a tensor."""
     if isinstance(image, Image.Image):
         image = np.asarray(image)
-    return torch.as_tensor(np.ascontiguousarray(image)) if isinstance(image, np.ndarray) else image
+    return torch.from_numpy(np.array(image)) if isinstance(image, np.ndarray) else image
