@@ -21,6 +21,7 @@ def unpack_latents(tokens: torch.Tensor, height: int, width: int) -> torch.Tenso
                      ph=PATCH, pw=PATCH)
 
 
-def token_grid(height: int, width: int) -> tuple[int, int, int]:
-    """The (frames, rows, columns) of a latent's tokens, as Qwen-Image's rotary embedding reads them."""
-    return (1, height // PATCH, width // PATCH)
+def token_grid(height: int, width: int, patch: int = PATCH) -> tuple[int, int, int]:
+    """The (frames, rows, columns) of a one-frame latent's tokens, as the rotary embeddings read them (a side that
+    is not a whole number of patches is padded to one, as ComfyUI's models pad it)."""
+    return (1, -(-height // patch), -(-width // patch))

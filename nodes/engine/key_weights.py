@@ -11,7 +11,8 @@ Krea 2 order it; an attention call is weighted only when its key count is exactl
 model call in which none was is reported (never a silent no-op). Region bindings (squeeze_core.region_binding)
 add a per-query part, a rank-R sum over the bound references: its query factors sit on the target tokens, its
 key factors on each bound reference's latents and its picture's image tokens, and it applies only where the
-queries are that same sequence (joint self-attention). No model code is forked, and nothing outlives the call.
+queries are that same sequence (joint self-attention) or its text and target alone (FluxKVCache's cached
+steps). No model code is forked, and nothing outlives the call.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import comfy.conds
 import torch
 
 from ...squeeze_core.key_bias_fold import AttentionBias, fold_key_bias, fold_pays_off, unfold_output
+from ...squeeze_core.latent_packing import token_grid as latent_token_grid
 from ...squeeze_core.region_binding import BoundReferences
 from ...squeeze_core.stream_weights import key_bias_pieces, region_factor_pieces
 
@@ -67,13 +69,13 @@ def model_patch_size(diffusion_model) -> int | None:
 
 
 def token_grid(latent: torch.Tensor, patch_size: int) -> tuple[int, int, int]:
-    """(frames, rows, columns) of the tokens a [B, C, (F,) H, W] latent becomes after padding to whole patches."""
-    frames = latent.shape[2] if latent.ndim == 5 else 1
-    height, width = latent.shape[-2:]
-    return frames, -(-height // patch_size), -(-width // patch_size)
+    """(frames, rows, columns) of the tokens a [B, C, (F,) H, W] latent becomes."""
+    _, rows, columns = latent_token_grid(*latent.shape[-2:], patch_size)
+    return (latent.shape[2] if latent.ndim == 5 else 1), rows, columns
 
 
 def patch_tokens(latent: torch.Tensor, patch_size: int) -> int:
+    """How many tokens a [B, C, (F,) H, W] latent becomes."""
     frames, rows, columns = token_grid(latent, patch_size)
     return frames * rows * columns
 
