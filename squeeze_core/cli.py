@@ -1,7 +1,8 @@
 """Command line of the core: ``generate`` from reference images and a prompt, ``train`` the miniature,
 ``evaluate`` it (and its ablations) on held-out cases, check what its VAE and MLLM see (``probes``), draw a
-``reference`` picture of a subject of its domain, draw a DLA's pooling over the MLLM's layers (``dla-view``), and
-run each part of the method once on tiny random models (``demo``).
+``reference`` picture of a subject of its domain, write its cases as a dataset folder (``export-dataset``), draw a
+DLA's pooling over the MLLM's layers (``dla-view``), and run each part of the method once on tiny random models
+(``demo``).
 ``python -m squeeze_core <command> --help`` says more."""
 
 from __future__ import annotations
@@ -147,6 +148,15 @@ def probes(options: argparse.Namespace) -> None:
             print("  " + result.line())
 
 
+def export_dataset(options: argparse.Namespace) -> None:
+    from .manifest import validate_manifest
+    from .miniature.case_data import draw_split
+    from .miniature.export import write_dataset
+
+    write_dataset(options.out, draw_split(options.cases, options.split, options.seed))
+    print(f"{validate_manifest(options.out)} rows in {options.out}")
+
+
 def dla_view(options: argparse.Namespace) -> None:
     from .dla_view import render_layer_weights
     from .files import load_dla
@@ -238,6 +248,15 @@ def parser() -> argparse.ArgumentParser:
     judge.add_argument("--seed", type=int, default=0, help="held-out cases and noise")
     judge.add_argument("--json", default=None, help="also write every case's figures here")
     judge.set_defaults(handler=evaluate)
+    export = commands.add_parser("export-dataset", help="write cases of the miniature's domain as a dataset folder "
+                                 "(manifest.jsonl and PNG files, the format of squeeze_core.manifest)")
+    export.add_argument("--out", required=True)
+    export.add_argument("--cases", type=int, default=1000)
+    export.add_argument("--split", choices=("train", "held_out"), default="train",
+                        help="training subjects, or held-out ones (fine codes no training subject has)")
+    export.add_argument("--seed", type=int, default=0)
+    export.set_defaults(handler=export_dataset)
+
     probe = commands.add_parser("probes", help="do the VAE and the MLLM see the fine bits? (held-out subjects)")
     probe.add_argument("--models", default="", help="a trained miniature's folder (default: the shipped one)")
     probe.add_argument("--cases", type=int, default=300, help="held-out cases for the VAE probe")
