@@ -32,11 +32,11 @@ class RegionError(SqueezeError):
     """A region that is not a mask or box of fractions in 0..1, or a binding strength outside 0..1."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Region:
     """A reference's place in the output: a coverage mask (any resolution, values 0..1, stretched over the
     image) or a box (left, top, right, bottom in fractions of the image's width and height), and how hard
-    it binds (0: off, 1: hard)."""
+    it binds (0: off, 1: hard). Compared by identity: a mask's tensor has no single truth value."""
 
     mask: torch.Tensor | None = None
     box: tuple[float, float, float, float] | None = None
