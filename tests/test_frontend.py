@@ -125,7 +125,8 @@ def test_workflow_in_the_frontend(frontend, screenshots, path):
     assert _page_prompt(browser) == expected
 
     browser.evaluate("app.canvas.ds.scale = 1; app.extensionManager.command.execute('Comfy.Canvas.FitView')")
-    time.sleep(0.5)
+    browser.evaluate("new Promise(done => { app.canvas.setDirty(true, true); "
+                     "requestAnimationFrame(() => requestAnimationFrame(done)); })")
     shot = browser.screenshot(os.path.join(screenshots, name.replace(".json", ".png")))
     if os.environ.get("SQUEEZE_WRITE_PICTURES") == "1":
         write_pictures(path, shot)
