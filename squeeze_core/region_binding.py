@@ -81,6 +81,11 @@ def check_binding_strength(strength: float) -> float:
     return float(strength)
 
 
+def binding_strengths(regions: Sequence[Region | None]) -> list[float | None]:
+    """Each reference's binding strength for ``plan_step`` (None: it has no region)."""
+    return [None if region is None else region.strength for region in regions]
+
+
 def query_log_weights(region: Region, strength: float, grid: tuple[int, int, int]) -> torch.Tensor | None:
     """[frames * height * width] log weight of the reference for each target token of a (frames, height,
     width) token grid, row-major per frame as the models flatten it; None when the binding changes nothing."""

@@ -15,7 +15,7 @@ import torch
 
 from .features import TokenRole, image_role, pack_kept_tokens
 from .key_bias_fold import AttentionBias
-from .region_binding import Region, bind_references
+from .region_binding import Region, bind_references, binding_strengths
 from .schedule import StageWeights
 from .stream_weights import key_bias_pieces, plan_step, region_factor_pieces
 
@@ -42,8 +42,7 @@ def weighted_conditioning(
 ) -> StepConditioning:
     """``references`` are packed token sequences, one per reference, in the order of ``weights.identity``;
     ``regions`` gives each reference's region (None or missing: none)."""
-    regions = list(regions)[:len(references)] + [None] * (len(references) - len(regions))
-    plan = plan_step(weights, len(references), [None if region is None else region.strength for region in regions])
+    plan = plan_step(weights, len(references), binding_strengths(regions))
     keep = context_mask.bool()
     if plan.drop_image_tokens:
         keep = keep & (roles < TokenRole.IMAGE)
@@ -53,7 +52,7 @@ def weighted_conditioning(
     kept = [references[k] for k in plan.kept_references]
     spans = [tokens.shape[1] for tokens in kept]
     frames, rows, columns = target_grid
-    bound = bind_references(plan, regions, target_grid, lambda k: roles == image_role(k)) if plan.bindings else None
+    bound = bind_references(plan, regions, target_grid, lambda k: roles == image_role(k))
     bias = None
     if plan.biased or bound is not None:
         text = (roles >= TokenRole.IMAGE).to(context.dtype) * plan.image_log_weight

@@ -18,7 +18,7 @@ from dataclasses import replace
 import comfy.samplers
 import torch
 
-from ...squeeze_core.region_binding import bind_references
+from ...squeeze_core.region_binding import bind_references, binding_strengths
 from ...squeeze_core.schedule import StageSchedule, progress_from_noise_level
 from ...squeeze_core.stream_weights import StepPlan, plan_step
 
@@ -49,7 +49,7 @@ def _bound_regions(plan: StepPlan, regions: list, grid: tuple[int, int, int] | N
             return torch.zeros(context_length, dtype=torch.bool)
         return image_tokens.picture(k).cpu()
 
-    bound = None if grid is None or not plan.bindings else bind_references(plan, regions, grid, picture_tokens)
+    bound = None if grid is None else bind_references(plan, regions, grid, picture_tokens)
     return {} if bound is None else region_conds(bound)
 
 
@@ -67,14 +67,13 @@ def _weighted(cond: dict, schedule: StageSchedule, progress: float, grid: tuple[
     count = 0 if references is None else len(references.cond)
     strengths = list(cond.get(REFERENCE_STRENGTHS_KEY, ()))[:count]
     weights = schedule.weights(progress, strengths + [1.0] * (count - len(strengths)))
-    regions = list(cond.get(REGIONS_KEY, ()))[:count]
-    regions += [None] * (count - len(regions))
+    regions = list(cond.get(REGIONS_KEY, ()))
     if image_tokens is None or not bool(image_tokens.mask.any()):
         if image_tokens is None and cond.get(ROLES_KEY) is not None and weights.semantic != 1.0:
             warn("its context does not hold the conditioning's tokens where the MLLM token roles say, so the "
                  "semantic weight (the MLLM's image tokens) is not applied")
         weights = replace(weights, semantic=1.0)
-    plan = plan_step(weights, count, [None if region is None else region.strength for region in regions])
+    plan = plan_step(weights, count, binding_strengths(regions))
     if plan.untouched:
         return cond, False
     if plan.drop_image_tokens:
