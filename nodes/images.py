@@ -1,7 +1,8 @@
-"""The optional image1..image4 sockets shared by the pack's encode nodes."""
+"""The optional image1..image4 sockets shared by the pack's encode nodes, and IMAGE tensors as pixels."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from comfy_api.latest import io
 
@@ -28,3 +29,8 @@ def connected_images(**slots: torch.Tensor | None) -> list[torch.Tensor]:
             check_reference(slots[name], name)
             found.append(slots[name])
     return found
+
+
+def image_uint8(image: torch.Tensor) -> np.ndarray:
+    """A ComfyUI IMAGE (or one frame of it) as uint8 RGB, an alpha channel dropped."""
+    return image[..., :3].clamp(0, 1).mul(255).round().byte().cpu().numpy()

@@ -10,6 +10,7 @@ from ..squeeze_core.region_preview import render_regions
 
 from .engine.key_weights import model_patch_size, token_grid
 from .errors import SqueezeNodeError, node_errors
+from .images import image_uint8
 from .input_checks import CheckedNode
 from .types import REGIONS_KEY
 
@@ -124,6 +125,6 @@ class SqueezeRegionPreview(CheckedNode):
         downscale = getattr(model.get_model_object("latent_format"), "spacial_downscale_ratio", 8)
         size = (samples.shape[-1] * downscale, samples.shape[-2] * downscale)
         regions = next((extras.get(REGIONS_KEY) for _, extras in conditioning if extras.get(REGIONS_KEY)), [])
-        background = None if image is None else (image[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
+        background = None if image is None else image_uint8(image[0])
         picture = render_regions(regions, (rows, columns), size, background)
         return io.NodeOutput(torch.from_numpy(picture).float().div(255.0)[None])

@@ -9,11 +9,8 @@ from comfy_api.latest import io
 
 from ..squeeze_core.side_by_side import side_by_side
 
+from .images import image_uint8
 from .input_checks import CheckedNode
-
-
-def _uint8(image: torch.Tensor) -> np.ndarray:
-    return image[..., :3].clamp(0, 1).mul(255).round().byte().cpu().numpy()
 
 
 class SqueezeSideBySide(CheckedNode):
@@ -43,8 +40,8 @@ class SqueezeSideBySide(CheckedNode):
     @classmethod
     def execute(cls, reference: torch.Tensor, result: torch.Tensor, prompt: str, side: int,
                 reference2: torch.Tensor | None = None) -> io.NodeOutput:
-        pictures = [_uint8(images) for images in (reference, reference2) if images is not None]
-        results = _uint8(result)
+        pictures = [image_uint8(images) for images in (reference, reference2) if images is not None]
+        results = image_uint8(result)
         lines = prompt.splitlines()
         captions = lines if len(results) > 1 and len(lines) == len(results) else [prompt] * len(results)
         sheets = [side_by_side([images[min(index, len(images) - 1)] for images in pictures], image, caption, side)
