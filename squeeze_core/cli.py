@@ -16,6 +16,7 @@ import sys
 import numpy as np
 from PIL import Image
 
+from .errors import SqueezeError
 from .schedule import PRESETS, schedule_from_preset
 from .miniature.domain.scenes import BACKGROUNDS, POSITIONS, TURNS
 from .miniature.domain.subjects import FINE_BITS, HUES, MID_BITS, SHAPES
@@ -92,6 +93,57 @@ def train(options: argparse.Namespace) -> None:
     files = train_miniature(options.out, _plan(options.scale), variant=options.variant, reuse=options.reuse,
                             checkpoints=options.checkpoints, spec=MiniatureSpec(seed=options.seed))
     print(files.root)
+
+
+SETTING_HELP = {
+    "stage1_steps": "steps of stage 1, MLLM conditioning alone (the paper: about 25k)",
+    "stage2_steps": "steps of stage 2, with the references' VAE latents (the paper: about 10k)",
+    "reference_rate": "stage 2: share of samples that see each reference's latents",
+    "semantic_drop_rate": "stage 2: share of samples whose context loses the MLLM's image tokens",
+    "instruction_drop_rate": "share of samples with an empty instruction (classifier-free guidance)",
+    "accumulation": "samples per process per optimiser step (global batch: processes x accumulation)",
+    "transformer": "train a LoRA on the transformer, all of it, or none of it (the DLA alone)",
+    "lora_targets": "comma-separated linear layers the LoRA wraps",
+    "mixed_precision": "bf16 autocast (the frozen parts are held in bf16 too)",
+    "resolution": "side of the target and reference pictures, in pixels (area kept, on a 16-pixel grid)",
+    "vision_resolution": "side at which the MLLM sees each reference",
+    "layers": "comma-separated MLLM layers the DLA pools (default: all)",
+    "dla_pool_dim": "width of the DLA's attention pooling over the layers",
+    "checkpoint_every": "write a checkpoint every this many steps (and at each stage's end)",
+}
+
+
+def _setting_arguments(command: argparse.ArgumentParser) -> None:
+    """One flag per TrainingSettings field, its default the dataclass's own."""
+    from dataclasses import MISSING, fields
+
+    from .training.settings import TrainingSettings
+
+    for field in fields(TrainingSettings):
+        flag = f"--{field.name.replace('_', '-')}"
+        default = field.default if field.default is not MISSING else field.default_factory()
+        help_text = SETTING_HELP.get(field.name, "")
+        if isinstance(default, bool):
+            command.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        elif field.name in ("layers", "lora_targets"):
+            item = int if field.name == "layers" else str
+            command.add_argument(flag, type=lambda text, item=item: tuple(item(part) for part in text.split(",")),
+                                 default=default, help=help_text)
+        else:
+            command.add_argument(flag, type=type(default), default=default, help=help_text)
+
+
+def train_dla(options: argparse.Namespace) -> None:
+    from dataclasses import fields
+
+    from .training.recipe import train_dla as run
+    from .training.settings import TrainingSettings
+
+    settings = TrainingSettings(**{field.name: getattr(options, field.name) for field in fields(TrainingSettings)})
+    files = run(settings, data=options.data, mllm=options.mllm, transformer=options.transformer_model,
+                vae=options.vae, out=options.out, name=options.name, feature_cache=options.feature_cache,
+                workers=options.workers, resume=options.resume)
+    print(files.out)
 
 
 def train_study(options: argparse.Namespace) -> None:
@@ -225,6 +277,21 @@ def parser() -> argparse.ArgumentParser:
     study.add_argument("--scale", type=float, default=1.0, help="scale every step count (0.01: a smoke test)")
     study.set_defaults(handler=train_study)
 
+    recipe = commands.add_parser("train-dla", help="train a DLA (and a LoRA) for any MLLM and Qwen-Image transformer "
+                                 "on a dataset folder, on accelerate: run it as is, or under accelerate launch")
+    recipe.add_argument("--data", required=True, help="a dataset folder (manifest.jsonl; see export-dataset)")
+    recipe.add_argument("--mllm", required=True, help="a transformers VLM folder (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, ...)")
+    recipe.add_argument("--transformer-model", required=True, help="a diffusers QwenImageTransformer2DModel folder, "
+                        "or the pack's diffusion model file")
+    recipe.add_argument("--vae", required=True, help="a diffusers AutoencoderKLQwenImage folder, or the pack's VAE file")
+    recipe.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, squeeze_dla/, loras/")
+    recipe.add_argument("--name", default="squeeze", help="file name of the DLA and LoRA written")
+    recipe.add_argument("--feature-cache", default=None, help="cache the MLLM's encodings in this folder")
+    recipe.add_argument("--workers", type=int, default=0, help="data-loader processes reading pictures")
+    recipe.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    _setting_arguments(recipe)
+    recipe.set_defaults(handler=train_dla)
+
     draw = commands.add_parser("reference", help="draw a reference picture of a subject of the miniature's domain")
     draw.add_argument("--shape", choices=SHAPES, default="notch")
     draw.add_argument("--primary", choices=sorted(HUES), default="orange", help="the code area's colour")
@@ -284,4 +351,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     options = parser().parse_args(argv)
-    options.handler(options)
+    try:
+        options.handler(options)
+    except SqueezeError as error:
+        raise SystemExit(f"{options.command}: {error}") from error

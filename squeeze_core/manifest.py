@@ -84,30 +84,52 @@ def dataset_root(folder: str | os.PathLike) -> str:
     return root
 
 
+def _numbered_lines(root: str) -> Iterator[tuple[int, int, str]]:
+    """(row index, 1-based line, text) of each non-blank line of the manifest."""
+    with open(os.path.join(root, MANIFEST), encoding="utf-8") as handle:
+        index = 0
+        for line, text in enumerate(handle, start=1):
+            if text.strip():
+                yield index, line, text
+                index += 1
+
+
 def manifest_rows(folder: str | os.PathLike, shard: int = 0, shards: int = 1) -> Iterator[ManifestRow]:
     """The rows of shard ``shard`` of ``shards`` (row i belongs to shard i mod shards), checked, one at a time;
     blank lines are skipped and not counted as rows."""
     root = dataset_root(folder)
-    with open(os.path.join(root, MANIFEST), encoding="utf-8") as handle:
-        index = 0
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            if index % shards == shard:
-                yield parse_row(text, line, root)
-            index += 1
+    for index, line, text in _numbered_lines(root):
+        if index % shards == shard:
+            yield parse_row(text, line, root)
+
+
+def count_rows(folder: str | os.PathLike) -> int:
+    count = sum(1 for _ in _numbered_lines(dataset_root(folder)))
+    if count == 0:
+        raise ManifestError(f"{MANIFEST} in {folder} has no rows")
+    return count
+
+
+def cycled_rows(folder: str | os.PathLike, start: int, stride: int) -> Iterator[tuple[int, ManifestRow]]:
+    """Endless (position, row) for positions start, start + stride, ... of the dataset read epoch after epoch
+    (position p is row p mod the row count): the training order, one line in memory at a time."""
+    root = dataset_root(folder)
+    rows = count_rows(root)
+    epoch = start // rows
+    while True:
+        for index, line, text in _numbered_lines(root):
+            position = epoch * rows + index
+            if position >= start and (position - start) % stride == 0:
+                yield position, parse_row(text, line, root)
+        epoch += 1
 
 
 def validate_manifest(folder: str | os.PathLike) -> int:
     """Check every row (and that each picture opens); the number of rows. Raises on the first bad one."""
-    count = 0
     for row in manifest_rows(folder):
         for path in (*row.references, row.target):
             read_picture(path, row.line)
-        count += 1
-    if count == 0:
-        raise ManifestError(f"{MANIFEST} in {folder} has no rows")
-    return count
+    return count_rows(folder)
 
 
 def read_picture(path: str, line: int) -> torch.Tensor:

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from ..denoiser import build_transformer
+from ..key_weighted_attention import install_key_weighting
 from ..diffusion_config import DiffusionModelConfig
 from ..errors import ModelFileError
 from .metadata import check_weights, read_config_text, save_with_config
@@ -37,9 +38,21 @@ def check_diffusion_weights(expected: set[str], found: set[str], name: str) -> N
 
 
 def load_diffusion_model(path: str | os.PathLike):
-    """The diffusers transformer a ``save_diffusion_model`` file holds, every weight checked."""
+    """The diffusers transformer a ``save_diffusion_model`` file holds, every weight checked; a folder is read as
+    diffusers writes one (a Qwen-Image repository's ``transformer/``), safetensors only."""
+    if os.path.isdir(path):
+        return _diffusers_folder(path)
     transformer = build_transformer(read_diffusion_model_config(path))
     tensors = load_file(os.fspath(path))
     check_diffusion_weights(set(transformer.state_dict()), set(tensors), os.path.basename(os.fspath(path)))
     transformer.load_state_dict(tensors, strict=True)
+    return transformer.eval().requires_grad_(False)
+
+
+def _diffusers_folder(folder: str | os.PathLike):
+    from diffusers import QwenImageTransformer2DModel
+
+    transformer = QwenImageTransformer2DModel.from_pretrained(os.fspath(folder), use_safetensors=True,
+                                                              local_files_only=True)
+    install_key_weighting(transformer)
     return transformer.eval().requires_grad_(False)

@@ -26,8 +26,13 @@ def save_vae(vae: torch.nn.Module, path: str | os.PathLike) -> None:
 
 
 def load_vae(path: str | os.PathLike):
-    """The diffusers ``AutoencoderKLQwenImage`` a ``save_vae`` file holds, every weight checked."""
+    """The diffusers ``AutoencoderKLQwenImage`` a ``save_vae`` file holds, every weight checked; a folder is read
+    as diffusers writes one (a Qwen-Image repository's ``vae/``), safetensors only."""
     from diffusers import AutoencoderKLQwenImage
+
+    if os.path.isdir(path):
+        vae = AutoencoderKLQwenImage.from_pretrained(os.fspath(path), use_safetensors=True, local_files_only=True)
+        return vae.eval().requires_grad_(False)
 
     text = read_config_text(path, CONFIG_KEY, "VAE", "models/vae", ModelFileError,
                             "load it with the stock Load VAE node instead")

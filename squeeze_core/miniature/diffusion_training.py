@@ -13,6 +13,7 @@ import torch
 
 from ..dla import DualLayerAggregator, base_conditioning
 from ..denoiser import predict_velocity
+from ..flow_matching import noised, sample_sigmas, velocity_target
 from ..latent_packing import pack_latents, token_grid, unpack_latents
 from ..schedule import StageWeights
 from ..stage_conditioning import weighted_conditioning
@@ -38,11 +39,6 @@ class Stage:
     detail_weight: float = 4.0
 
 
-def sample_sigmas(batch: int, generator: torch.Generator) -> torch.Tensor:
-    """Logit-normal noise levels, as rectified-flow transformers are trained."""
-    return torch.sigmoid(torch.randn(batch, generator=generator))
-
-
 def train_stage(accelerator, transformer: torch.nn.Module, dla: DualLayerAggregator | None, data: CaseData,
                 features: FeatureCache, latents: LatentCache, stage: Stage, seed: int = 0
                 ) -> tuple[torch.nn.Module, DualLayerAggregator | None]:
@@ -63,13 +59,12 @@ def train_stage(accelerator, transformer: torch.nn.Module, dla: DualLayerAggrega
         clean = latents.targets[indices].to(device)
         noise = torch.randn(clean.shape, generator=generator).to(device)
         sigma = sample_sigmas(len(indices), generator).to(device)
-        noisy = (1 - sigma.view(-1, 1, 1, 1)) * clean + sigma.view(-1, 1, 1, 1) * noise
-        tokens = pack_latents(noisy)
+        tokens = pack_latents(noised(clean, noise, sigma))
         references = [pack_latents(latents.references[indices, slot].to(device)) for slot in range(count)]
         condition = weighted_conditioning(context.context, context.attention_mask, context.roles, references,
                                           [grid] * count, weights, grid)
         predicted = unpack_latents(predict_velocity(model, tokens, condition, sigma, grid), height, width)
-        error = (predicted - (noise - clean)).square().mean(dim=1)
+        error = (predicted - velocity_target(clean, noise)).square().mean(dim=1)
         return (error * detail[indices].to(device)).sum() / detail[indices].sum()
 
     modules = [transformer] if dla is None else [transformer, dla]

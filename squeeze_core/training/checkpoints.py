@@ -1,0 +1,90 @@
+"""Checkpoints that resume a run exactly, written as safetensors and JSON (nothing pickled): the trained
+parameters, the optimiser's moments, the step and the settings. Data order, noise and learning rate are functions
+of the step (samples.py, settings.py), so nothing else is needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .settings import TrainingSettings, TrainingSettingsError
+
+FOLDER = "checkpoints"
+KEEP = 2
+"""Checkpoints kept; older ones are deleted once a newer one is whole."""
+
+
+def checkpoint_folder(out: str, step: int) -> str:
+    return os.path.join(out, FOLDER, f"step-{step:08d}")
+
+
+def latest_checkpoint(out: str) -> str | None:
+    root = os.path.join(out, FOLDER)
+    done = sorted(name for name in os.listdir(root) if name.startswith("step-")) if os.path.isdir(root) else []
+    return os.path.join(root, done[-1]) if done else None
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            if torch.is_tensor(value):
+                tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def save_checkpoint(out: str, step: int, parameters: dict[str, torch.nn.Parameter],
+                    optimizer: torch.optim.Optimizer, settings: TrainingSettings) -> str:
+    """Write the checkpoint after ``step`` optimiser steps (atomically), then drop all but the newest ``KEEP``."""
+    folder = checkpoint_folder(out, step)
+    staging = f"{folder}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    save_file({name: value.detach().cpu().contiguous() for name, value in parameters.items()},
+              os.path.join(staging, "trained.safetensors"))
+    tensors, rest = _optimizer_tensors(optimizer)
+    save_file(tensors, os.path.join(staging, "optimizer.safetensors"))
+    with open(os.path.join(staging, "state.json"), "w", encoding="utf-8") as handle:
+        json.dump({"step": step, "settings": json.loads(settings.to_json()), "optimizer": rest}, handle)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+    older = sorted(name for name in os.listdir(os.path.dirname(folder)) if name.startswith("step-")
+                   and not name.endswith(".partial"))[:-KEEP]
+    for name in older:
+        shutil.rmtree(os.path.join(os.path.dirname(folder), name), ignore_errors=True)
+    return folder
+
+
+def load_checkpoint(folder: str, parameters: dict[str, torch.nn.Parameter], optimizer: torch.optim.Optimizer,
+                    settings: TrainingSettings) -> int:
+    """Restore parameters and optimiser from ``folder``; the step it was written after."""
+    with open(os.path.join(folder, "state.json"), encoding="utf-8") as handle:
+        state = json.load(handle)
+    saved = TrainingSettings(**state["settings"])
+    changed = settings.differences(saved)
+    if changed:
+        raise TrainingSettingsError(f"{os.path.basename(folder)} was written under other settings ({', '.join(changed)}"
+                                    f"); resume with the run's own settings, or train into a new folder")
+    trained = load_file(os.path.join(folder, "trained.safetensors"))
+    if set(trained) != set(parameters):
+        raise TrainingSettingsError(f"{os.path.basename(folder)} holds other parameters than this run trains; train "
+                                    f"into a new folder")
+    with torch.no_grad():
+        for name, parameter in parameters.items():
+            parameter.copy_(trained[name])
+    tensors = load_file(os.path.join(folder, "optimizer.safetensors"))
+    entries: dict[int, dict] = {}
+    for key, value in [*tensors.items(), *state["optimizer"]["scalars"].items()]:
+        index, _, name = key.partition(".")
+        entries.setdefault(int(index), {})[name] = value
+    groups = [{**group, "betas": tuple(group["betas"])} if "betas" in group else group
+              for group in state["optimizer"]["param_groups"]]
+    optimizer.load_state_dict({"state": entries, "param_groups": groups})
+    return int(state["step"])
