@@ -37,7 +37,7 @@ def _pipeline(options: argparse.Namespace):
     return SqueezePipeline.from_files(options.mllm or files.mllm, options.model or files.diffusion,
                                       options.vae or files.vae, options.dla or (files.dla if os.path.exists(files.dla)
                                                                               else None),
-                                      vision_resolution=options.vision_resolution)
+                                      lora_path=options.lora or None, vision_resolution=options.vision_resolution)
 
 
 def region_argument(text: str):
@@ -241,6 +241,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--models", default="", help="a folder laid out like the miniature's (default: the shipped one)")
     for name in ("mllm", "model", "vae", "dla"):
         run.add_argument(f"--{name}", default="", help=f"override the {name} path")
+    run.add_argument("--lora", default="", help="a LoRA of the diffusion model to merge (train-dla writes one)")
     run.add_argument("--schedule", choices=[p for p in PRESETS if p != "custom"], default="paper")
     run.add_argument("--switch-1", type=float, default=0.05)
     run.add_argument("--switch-2", type=float, default=0.15)

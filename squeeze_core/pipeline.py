@@ -21,7 +21,7 @@ from PIL import Image
 from .denoiser import predict_velocity
 from .dla import AggregatedContext, base_conditioning
 from .errors import InvalidImageError, ScheduleError
-from .files import load_diffusion_model, load_dla, load_vae
+from .files import load_diffusion_model, load_dla, load_lora, load_vae, merge_lora
 from .identity import diffusers_vae_encoder, encode_identity
 from .images import ImageLike, check_reference, from_vae_range
 from .joint_encoder import JointEncoder
@@ -75,14 +75,19 @@ class SqueezePipeline(DiffusionPipeline):
     @classmethod
     def from_files(cls, mllm_folder: str | os.PathLike, transformer_path: str | os.PathLike,
                    vae_path: str | os.PathLike, dla_path: str | os.PathLike | None = None, *,
+                   lora_path: str | os.PathLike | None = None, lora_strength: float = 1.0,
                    vision_resolution: int = 384, text_only: bool = False) -> SqueezePipeline:
-        """From the pack's own files: an MLLM folder, and the diffusion model, VAE and DLA files."""
+        """From the pack's own files: an MLLM folder, and the diffusion model, VAE and DLA files; a LoRA (the DLA
+        recipe's, or another trainer's in the lora_A/lora_B layout) is merged into the transformer."""
         encoder = JointEncoder.from_folder(mllm_folder)
         dla = None
         if dla_path is not None:
             module = load_dla(dla_path, mllm_hidden_size=encoder.hidden_size, mllm_num_layers=encoder.num_layers)
             dla = PipelineDLA.wrap(module.eval())
-        return cls(load_diffusion_model(transformer_path), load_vae(vae_path), encoder.model, encoder.processor, dla,
+        transformer = load_diffusion_model(transformer_path)
+        if lora_path is not None:
+            merge_lora(transformer, load_lora(lora_path), lora_strength)
+        return cls(transformer, load_vae(vae_path), encoder.model, encoder.processor, dla,
                    vision_resolution=vision_resolution, text_only=text_only)
 
     @classmethod

@@ -22,7 +22,7 @@ from ..flow_matching import noised, velocity_target
 from ..identity import diffusers_vae_encoder, encode_identity
 from ..joint_encoder import JointEncoder
 from ..latent_packing import pack_latents, token_grid
-from ..manifest import count_rows
+from ..manifest import validate_manifest
 from ..schedule import StageWeights
 from ..seeding import seeded
 from ..stage_conditioning import weighted_conditioning
@@ -138,7 +138,7 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
     if not resume and latest_checkpoint(files.out) is not None:
         raise TrainingSettingsError(f"{files.out} holds checkpoints of an earlier run: pass --resume to continue "
                                     f"it, or train into a new folder")
-    rows = count_rows(data)
+    rows = validate_manifest(data, open_pictures=False)
     accelerator = make_accelerator(settings)
     recipe = Recipe(accelerator, settings, mllm, transformer, vae, feature_cache)
     parameters = recipe.trained_parameters()

@@ -1,0 +1,157 @@
+"""The DLA recipe (``train-dla``) on tiny random models of the real architectures and a dataset the CLI wrote:
+two processes (gloo) train what one process with the same global batch trains, a resumed run equals an
+uninterrupted one, every MLLM family trains, bf16 with gradient checkpointing and the feature cache run, and the
+files it writes load in the standalone pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from squeeze_core.files import load_diffusion_model, load_dla, load_lora
+from squeeze_core.pipeline import SqueezePipeline
+from squeeze_core.tiny_models import FAMILIES
+from squeeze_core.training.recipe import RunFiles
+from tests.harness.recipe_runs import TWO_PROCESSES, train_dla, write_recipe_parts
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    return write_recipe_parts(str(tmp_path_factory.mktemp("recipe")))
+
+
+@pytest.fixture(scope="module")
+def mllm(tiny_mllm_folder) -> str:
+    return str(tiny_mllm_folder("qwen2_5_vl"))
+
+
+@pytest.fixture(scope="module")
+def one_process(parts, mllm, tmp_path_factory) -> str:
+    out = str(tmp_path_factory.mktemp("one") / "run")
+    train_dla(parts, mllm, out, "--accumulation", "2")
+    return out
+
+
+def _log(out: str) -> list[dict]:
+    with open(os.path.join(out, "log.jsonl"), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def _outputs(out: str) -> dict[str, torch.Tensor]:
+    files = RunFiles(out, "squeeze")
+    return {**{f"dla.{k}": v for k, v in load_file(files.dla).items()},
+            **{f"lora.{k}": v for k, v in load_file(files.lora).items()}}
+
+
+def test_the_run_logs_each_step_of_both_stages_and_trains_the_dla_and_the_lora(one_process, mllm):
+    log = _log(one_process)
+    assert [entry["step"] for entry in log] == [1, 2, 3, 4] and [entry["stage"] for entry in log] == [1, 1, 2, 2]
+    assert all(entry["loss"] > 0 and entry["lr"] == 1e-2 for entry in log)
+    lora = load_lora(RunFiles(one_process, "squeeze").lora)
+    assert len(lora) == 2 * 8, "every attention projection of both blocks"
+    moved = {name for name, (_, up) in lora.items() if up.abs().max() > 0}
+    unused = {"transformer_blocks.1.attn.add_q_proj", "transformer_blocks.1.attn.to_add_out"}
+    assert moved == set(lora) - unused, "B starts at zero; training moves every B but the last block's text-stream " \
+        "outputs, which no prediction reads"
+    load_dla(RunFiles(one_process, "squeeze").dla, mllm_hidden_size=32, mllm_num_layers=4)
+
+
+def test_two_processes_train_what_one_process_trains(parts, mllm, one_process, tmp_path):
+    out = str(tmp_path / "two")
+    finished = train_dla(parts, mllm, out, "--accumulation", "1", launcher=TWO_PROCESSES)
+    assert "on 2 process(es)" in finished.stderr
+    one, two = _log(one_process), _log(out)
+    assert [entry["step"] for entry in two] == [1, 2, 3, 4]
+    for a, b in zip(one, two):
+        assert abs(a["loss"] - b["loss"]) <= 1e-5 * a["loss"], (a, b)
+    expected, found = _outputs(one_process), _outputs(out)
+    worst = max((expected[name] - found[name]).abs().max().item() for name in expected)
+    assert worst <= 1e-4, f"two processes moved a weight {worst} away from one process"
+
+
+def test_a_resumed_run_equals_the_uninterrupted_one(parts, mllm, one_process, tmp_path):
+    out = str(tmp_path / "interrupted")
+    shutil.copytree(one_process, out)
+    files = RunFiles(out, "squeeze")
+    for path in (os.path.join(out, "checkpoints", "step-00000004"), os.path.dirname(files.dla),
+                 os.path.dirname(files.lora)):
+        shutil.rmtree(path)
+    with open(files.log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"step": 5, "stage": 2, "loss": 9.0, "lr": 0.0}) + "\n")
+    finished = train_dla(parts, mllm, out, "--accumulation", "2", "--resume")
+    assert "steps 3-4 of 4" in finished.stderr
+    assert _log(out) == _log(one_process)
+    expected, found = _outputs(one_process), _outputs(out)
+    assert all(torch.equal(expected[name], found[name]) for name in expected)
+
+
+def test_resuming_under_other_settings_or_training_over_a_run_is_refused(parts, mllm, one_process, tmp_path):
+    out = str(tmp_path / "other")
+    shutil.copytree(one_process, out)
+    changed = train_dla(parts, mllm, out, "--accumulation", "2", "--resume", "--learning-rate", "0.5", check=False)
+    assert changed.returncode != 0 and "other settings (learning_rate)" in changed.stderr
+    again = train_dla(parts, mllm, out, "--accumulation", "2", check=False)
+    assert again.returncode != 0 and "pass --resume" in again.stderr
+
+
+def test_a_bad_dataset_row_is_named(parts, mllm, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(parts.data, data)
+    with open(data / "manifest.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"references": ["../outside.png"], "instruction": "x", "target": "t.png"}\n')
+    bad = train_dla(replace(parts, data=str(data)), mllm, str(tmp_path / "run"), check=False)
+    assert bad.returncode != 0 and "manifest.jsonl line 7" in bad.stderr and "leaves the dataset folder" in bad.stderr
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_mllm_family_trains_from_diffusers_folders(parts, tiny_mllm_folder, family, tmp_path):
+    out = str(tmp_path / family)
+    train_dla(parts, str(tiny_mllm_folder(family)), out, "--stage1-steps", "1", "--stage2-steps", "1", folders=True)
+    assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in _log(out))
+    assert os.path.isfile(RunFiles(out, "squeeze").lora)
+
+
+def test_bf16_gradient_checkpointing_and_the_feature_cache(parts, mllm, tmp_path):
+    cache = str(tmp_path / "features")
+    options = ("--mixed-precision", "bf16", "--gradient-checkpointing", "--feature-cache", cache)
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    train_dla(parts, mllm, first, *options)
+    written = sorted(os.listdir(cache))
+    assert "cache.json" in written and len(written) > 1
+    train_dla(parts, mllm, second, *options)
+    assert sorted(os.listdir(cache)) == written, "the second run read every encoding back"
+    assert _log(first) == _log(second)
+    assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in _log(first))
+
+
+def test_the_transformer_trained_fully_or_not_at_all(parts, mllm, tmp_path):
+    full, frozen = str(tmp_path / "full"), str(tmp_path / "frozen")
+    train_dla(parts, mllm, full, "--transformer", "full")
+    trained = load_diffusion_model(RunFiles(full, "squeeze").diffusion_model)
+    original = load_diffusion_model(parts.transformer)
+    assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), original.state_dict().values()))
+    train_dla(parts, mllm, frozen, "--transformer", "frozen")
+    files = RunFiles(frozen, "squeeze")
+    assert os.path.isfile(files.dla) and not os.path.exists(files.lora)
+
+
+def test_the_pipeline_loads_the_dla_and_merges_the_lora(parts, mllm, one_process):
+    files = RunFiles(one_process, "squeeze")
+    reference = torch.rand(64, 64, 3, generator=torch.Generator().manual_seed(0))
+
+    def latents(**lora) -> torch.Tensor:
+        pipeline = SqueezePipeline.from_files(mllm, parts.transformer, parts.vae, files.dla, vision_resolution=112,
+                                              **lora)
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline("put it on the left", [reference], num_inference_steps=2, output_type="latent",
+                        generator=torch.Generator().manual_seed(1)).latents
+
+    plain = latents()
+    assert torch.equal(latents(lora_path=files.lora, lora_strength=0.0), plain)
+    assert (latents(lora_path=files.lora) - plain).abs().max() > 1e-4
