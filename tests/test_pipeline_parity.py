@@ -5,6 +5,7 @@ reference and is released late, their final latents agree."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 import torch
@@ -22,6 +23,8 @@ from squeeze_core.schedule import schedule_from_preset
 from squeeze_core.miniature.subjects import split_subjects
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 from squeeze_core.tiny_vae import build_tiny_vae
+from squeeze_core.training.recipe import RunFiles
+from tests.harness.recipe_runs import RecipeParts, train_dla, write_dataset
 from tests.harness.tiny_parts import TINY_DIFFUSION, TINY_DLA
 from tools.comfyui_server import execution_error, saved_latents
 
@@ -115,6 +118,31 @@ def test_pipeline_matches_the_comfyui_sampler(comfy_server, parity_files, name):
     pipeline = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL),
                                           models("vae", VAE), models("squeeze_dla", DLA), vision_resolution=112)
     _compare(comfy_server, _graph(5, 8, SCHEDULES[name]), pipeline, parity_files, name, 5)
+
+
+def test_a_trained_dla_and_lora_match_through_the_stock_lora_loader(comfy_server, parity_files, tmp_path):
+    """``train-dla`` on the parity parts; ComfyUI's own LoraLoaderModelOnly applies the LoRA, the pipeline merges it."""
+    models = lambda *parts: os.path.join(comfy_server.base, "models", *parts)  # noqa: E731
+    parts = RecipeParts(write_dataset(str(tmp_path / "data")), models("diffusion_models", MODEL), models("vae", VAE),
+                        "", "")
+    run = RunFiles(str(tmp_path / "run"), "parity_trained")
+    train_dla(parts, models("mllm", MLLM), run.out, "--name", run.name)
+    for path, folder in ((run.lora, "loras"), (run.dla, "squeeze_dla")):
+        shutil.copy(path, comfy_server.models(folder, os.path.basename(path)))
+    graph = _graph(5, 8, SCHEDULES["paper"])
+    graph["dla"]["inputs"]["dla_name"] = os.path.basename(run.dla)
+    graph["lora"] = {"class_type": "LoraLoaderModelOnly",
+                     "inputs": {"model": ["model", 0], "lora_name": os.path.basename(run.lora), "strength_model": 1.0}}
+    graph["guider"]["inputs"]["model"] = ["lora", 0]
+    pipeline = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL), models("vae", VAE),
+                                          models("squeeze_dla", os.path.basename(run.dla)), lora_path=run.lora,
+                                          vision_resolution=112)
+    _compare(comfy_server, graph, pipeline, parity_files, "paper", 5)
+    without_lora = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL),
+                                              models("vae", VAE), models("squeeze_dla", os.path.basename(run.dla)),
+                                              vision_resolution=112)
+    with pytest.raises(AssertionError, match="differ by"):
+        _compare(comfy_server, graph, without_lora, parity_files, "paper", 5)
 
 
 def _compare(comfy_server, graph: dict, pipeline: SqueezePipeline, reference, name: str, seed: int) -> None:

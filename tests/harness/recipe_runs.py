@@ -44,10 +44,17 @@ def write_recipe_parts(root: str, transformer_seed: int = 0) -> RecipeParts:
     save_vae(vae, parts.vae)
     transformer.save_pretrained(parts.transformer_folder, safe_serialization=True)
     vae.save_pretrained(parts.vae_folder, safe_serialization=True)
-    finished = subprocess.run([sys.executable, "-m", "squeeze_core", "export-dataset", "--out", parts.data,
-                               "--cases", "6"], cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    write_dataset(parts.data)
     return parts
+
+
+def write_dataset(folder: str, cases: int = 6) -> str:
+    """``python -m squeeze_core export-dataset``: a folder of the miniature's cases."""
+    finished = subprocess.run([sys.executable, "-m", "squeeze_core", "export-dataset", "--out", folder,
+                               "--cases", str(cases)], cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True,
+                              timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return folder
 
 
 def train_dla(parts: RecipeParts, mllm: str, out: str, *options: str, launcher: tuple[str, ...] = (),
