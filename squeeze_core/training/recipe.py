@@ -36,6 +36,8 @@ logger = logging.getLogger("squeeze.training")
 LATENT_MULTIPLE = 16
 """Pixels per side step of a Qwen-Image latent's 2x2 token patches."""
 LOG = "log.jsonl"
+SHARDED = ("FSDP", "DEEPSPEED", "MEGATRON_LM")
+"""Distributed types that split parameters between processes."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,9 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
                                     f"it, or train into a new folder")
     rows = validate_manifest(data, open_pictures=False)
     accelerator = make_accelerator(settings)
+    if accelerator.distributed_type.name in SHARDED:
+        raise TrainingSettingsError(f"train-dla runs data parallel (DDP) only: its checkpoints read whole parameters, "
+                                    f"which {accelerator.distributed_type.name} shards; launch with --multi_gpu")
     recipe = Recipe(accelerator, settings, mllm, transformer, vae, feature_cache)
     parameters = recipe.trained_parameters()
     optimizer = torch.optim.AdamW(list(parameters.values()), lr=settings.learning_rate,
