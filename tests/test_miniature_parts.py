@@ -13,7 +13,7 @@ from squeeze_core.denoiser import build_transformer, predict_velocity
 from squeeze_core.miniature.case_data import CaseData, draw_split
 from squeeze_core.features import TokenRole
 from squeeze_core.latent_packing import pack_latents, token_grid, unpack_latents
-from squeeze_core.miniature.intervals import proportion
+from squeeze_core.intervals import proportion
 from squeeze_core.miniature.loop import WeightAverage
 from squeeze_core.miniature.patch_basis import PatchBasis
 from squeeze_core.miniature.domain.scoring import score_case

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from squeeze_core.miniature.paired import mcnemar, paired_bootstrap
+from squeeze_core.paired import mcnemar, paired_bootstrap
 
 
 def test_mcnemar_counts_only_discordant_cases():

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .domain_data import DomainDataset, Sample, draw_samples
-from .intervals import Z95, Interval, proportion
+from ..intervals import Z95, Interval, proportion
 from .metrics import copy_paste, identity_kept, instruction_followed
 from ..pipeline import SqueezePipeline
 from ..schedule import StageSchedule

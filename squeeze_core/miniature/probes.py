@@ -13,7 +13,7 @@ from .domain.cases import Case, render_case
 from .domain.scenes import Pose, render
 from .domain.scoring import score_case
 from .domain.subjects import FINE_BITS, MID_BITS, Subject, bits, split_subjects
-from .intervals import proportion
+from ..intervals import proportion
 from .mllm_teaching import QUESTION
 from ..features import TokenRole
 from ..images import from_vae_range

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..schedule import StageSchedule
 from .case_data import CaseData, draw_split
-from .paired import PairedResult, mcnemar, paired_bootstrap
+from ..paired import PairedResult, mcnemar, paired_bootstrap
 from .scorecard import BINARY, FIGURES, Scorecard, generate
 from .shipped import MiniatureFiles
 from .spec import VISION_RESOLUTION, full_run_of, run_name, study_runs

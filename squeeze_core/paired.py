@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .intervals import bootstrap_means
+
 
 @dataclass(frozen=True)
 class PairedResult:
@@ -38,20 +40,13 @@ def _binomial_two_sided(successes: int, trials: int) -> float:
     return min(1.0, 2.0 * mass)
 
 
-def _bootstrap_interval(differences: np.ndarray, resamples: int, seed: int) -> tuple[float, float, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    means = differences[rng.integers(0, len(differences), (resamples, len(differences)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high), means
-
-
 def mcnemar(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0) -> PairedResult:
     """A against B on binary outcomes of the same cases: the p-value counts only cases where they disagree."""
     a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
     if not len(a):
         return NO_CASES
     a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
-    low, high, _ = _bootstrap_interval(a.astype(float) - b.astype(float), resamples, seed)
+    low, high, _ = bootstrap_means(a.astype(float) - b.astype(float), resamples, seed)
     return PairedResult(float(a.mean() - b.mean()), low, high, _binomial_two_sided(a_only, a_only + b_only), len(a))
 
 
@@ -61,7 +56,7 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: 
     differences = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if not len(differences):
         return NO_CASES
-    low, high, means = _bootstrap_interval(differences, resamples, seed)
+    low, high, means = bootstrap_means(differences, resamples, seed)
     far = min((means <= 0).mean(), (means >= 0).mean())
     return PairedResult(float(differences.mean()), low, high, float(min(1.0, 2.0 * far + 1.0 / resamples)),
                         len(differences))
