@@ -146,6 +146,18 @@ def train_dla(options: argparse.Namespace) -> None:
     print(files.out)
 
 
+def evaluate_dla(options: argparse.Namespace) -> None:
+    from .scoring.sweep import evaluate_dla as run
+
+    schedule = schedule_from_preset(options.schedule, switch_1=options.switch_1, switch_2=options.switch_2)
+    table = run(options.data, options.out, mllm=options.mllm, transformer=options.transformer_model, vae=options.vae,
+                dino=options.dino, clip=options.clip, dla=options.dla or None, lora=options.lora or None,
+                seeds=options.seeds, steps=options.steps, guidance_scale=options.cfg, resolution=options.resolution,
+                vision_resolution=options.vision_resolution, schedule=schedule, label=options.label)
+    if table is not None:
+        print(table)
+
+
 def train_study(options: argparse.Namespace) -> None:
     from .miniature.train import train_study as train_runs
 
@@ -292,6 +304,28 @@ def parser() -> argparse.ArgumentParser:
     recipe.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     _setting_arguments(recipe)
     recipe.set_defaults(handler=train_dla)
+
+    score = commands.add_parser("evaluate-dla", help="DreamBench-style scores (DINO, CLIP-I, CLIP-T, copy-paste) of "
+                                "a model over a dataset and seeds; under accelerate launch, shared between processes")
+    score.add_argument("--data", required=True, help="a dataset folder (manifest.jsonl), held-out rows")
+    score.add_argument("--out", required=True, help="folder for scores.csv and scores.md")
+    score.add_argument("--mllm", required=True)
+    score.add_argument("--transformer-model", required=True, help="a diffusers transformer folder or the pack's file")
+    score.add_argument("--vae", required=True)
+    score.add_argument("--dla", default="", help="a DLA file (default: the base conditioning)")
+    score.add_argument("--lora", default="", help="a LoRA file merged into the transformer")
+    score.add_argument("--dino", required=True, help="a DINO ViT folder (transformers), e.g. dino-vits16")
+    score.add_argument("--clip", required=True, help="a CLIP or SigLIP folder (transformers)")
+    score.add_argument("--seeds", type=int, default=4)
+    score.add_argument("--steps", type=int, default=20)
+    score.add_argument("--cfg", type=float, default=2.5)
+    score.add_argument("--resolution", type=int, default=1024, help="side of the generated images")
+    score.add_argument("--vision-resolution", type=int, default=384)
+    score.add_argument("--schedule", choices=[p for p in PRESETS if p != "custom"], default="paper")
+    score.add_argument("--switch-1", type=float, default=0.05)
+    score.add_argument("--switch-2", type=float, default=0.15)
+    score.add_argument("--label", default="", help="the run's name in the table (default: the --out folder's)")
+    score.set_defaults(handler=evaluate_dla)
 
     draw = commands.add_parser("reference", help="draw a reference picture of a subject of the miniature's domain")
     draw.add_argument("--shape", choices=SHAPES, default="notch")

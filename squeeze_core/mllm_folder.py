@@ -1,4 +1,5 @@
-"""What an MLLM folder must hold before transformers is let near it: config.json and safetensors weights."""
+"""What a model folder (an MLLM's, a scoring model's) must hold before transformers is let near it: config.json
+and safetensors weights."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ import os
 from .errors import ModelFolderError
 
 
-def read_model_type(folder: str | os.PathLike) -> str:
-    """The ``model_type`` of an MLLM folder, after checking it can be loaded safely."""
+def read_model_type(folder: str | os.PathLike, kind: str = "MLLM", models_folder: str = "models/mllm") -> str:
+    """The ``model_type`` of a model folder, after checking it can be loaded safely."""
     folder = os.fspath(folder)
     config_path = os.path.join(folder, "config.json")
     if not os.path.isdir(folder):
-        raise ModelFolderError(f"no MLLM folder named {os.path.basename(folder)}: put a Hugging Face model folder in "
-                               f"models/mllm")
+        raise ModelFolderError(f"no {kind} folder named {os.path.basename(folder)}: put a Hugging Face model folder "
+                               f"in {models_folder}")
     if not os.path.isfile(config_path):
         raise ModelFolderError(
-            f"{os.path.basename(folder)} has no config.json: an MLLM folder holds the files of a Hugging Face "
+            f"{os.path.basename(folder)} has no config.json: a model folder holds the files of a Hugging Face "
             f"model (config.json, *.safetensors, tokenizer and processor files)"
         )
     if not any(name.endswith(".safetensors") for name in os.listdir(folder)):

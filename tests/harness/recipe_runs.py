@@ -33,9 +33,10 @@ class RecipeParts:
     vae_folder: str
 
 
-def write_recipe_parts(root: str, transformer_seed: int = 0) -> RecipeParts:
+def write_recipe_parts(root: str) -> RecipeParts:
     """The tiny transformer and VAE as pack files and as diffusers folders, and a dataset of 6 rows."""
-    transformer = build_transformer(TINY_DIFFUSION, seed=transformer_seed)
+    os.makedirs(root, exist_ok=True)
+    transformer = build_transformer(TINY_DIFFUSION, seed=0)
     vae = build_tiny_vae(seed=3)
     parts = RecipeParts(os.path.join(root, "data"), os.path.join(root, "dit.safetensors"),
                         os.path.join(root, "vae.safetensors"), os.path.join(root, "transformer"),
