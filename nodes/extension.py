@@ -13,6 +13,7 @@ from .model_folders import register_model_folders
 from .regions import SqueezeReferenceRegion, SqueezeRegionPreview
 from .sampling import SqueezeMultiStageKSampler, SqueezeStageGuider
 from .schedule_preview import SqueezeSchedulePreview
+from .scoring import SqueezeRankBySubject, SqueezeScorerLoader
 from .side_by_side import SqueezeSideBySide
 from .subject import (SqueezeSubjectBatchSampler, SqueezeSubjectConditioning, SqueezeSubjectEncode,
                       SqueezeSubjectLoader, SqueezeSubjectSave)
@@ -38,6 +39,8 @@ NODES = [
     SqueezeSchedulePreview,
     SqueezeDiffusionModelLoader,
     SqueezeSideBySide,
+    SqueezeScorerLoader,
+    SqueezeRankBySubject,
 ]
 
 

@@ -13,7 +13,7 @@ from ..squeeze_core.joint_encoder import JointEncoder
 
 from .errors import node_errors
 from .input_checks import CheckedNode
-from .model_folders import DLA_FOLDER, is_plain_name, list_mllm_folders, mllm_folder_path
+from .model_folders import DLA_FOLDER, MLLM_FOLDER, is_plain_name, list_model_folders, model_folder_path
 from .engine.models import LoadedDLA, LoadedMLLM
 from .types import DLA, MLLM
 
@@ -33,7 +33,7 @@ class SqueezeMLLMLoader(CheckedNode):
             "models/mllm, to encode an instruction together with its reference pictures. Safetensors only; code "
             "shipped with a model is never run.",
             inputs=[
-                io.Combo.Input("mllm_name", options=list_mllm_folders(),
+                io.Combo.Input("mllm_name", options=list_model_folders(MLLM_FOLDER),
                                tooltip="A folder in models/mllm holding config.json, *.safetensors, tokenizer and "
                                "processor files."),
                 io.Combo.Input("dtype", options=list(DTYPES), default="auto",
@@ -47,7 +47,7 @@ class SqueezeMLLMLoader(CheckedNode):
         if not is_plain_name(mllm_name):
             return (f"{cls.DISPLAY}: '{mllm_name}' is not a folder name in models/mllm; pick one of its folders "
                     f"(a workflow never reads a path outside the model folders)")
-        if mllm_folder_path(mllm_name) is None:
+        if model_folder_path(MLLM_FOLDER, mllm_name) is None:
             return (f"{cls.DISPLAY}: no folder named '{mllm_name}' in models/mllm; put the MLLM's Hugging Face "
                     f"folder there and refresh, or pick one from the list")
         return True
@@ -57,7 +57,7 @@ class SqueezeMLLMLoader(CheckedNode):
         device = mm.text_encoder_device()
         chosen = DTYPES[dtype] or (torch.bfloat16 if mm.should_use_bf16(device) else torch.float32)
         with node_errors(cls.DISPLAY):
-            encoder = JointEncoder.from_folder(mllm_folder_path(mllm_name), dtype=chosen,
+            encoder = JointEncoder.from_folder(model_folder_path(MLLM_FOLDER, mllm_name), dtype=chosen,
                                                device=mm.text_encoder_offload_device())
         return io.NodeOutput(LoadedMLLM.wrap(encoder))
 

@@ -11,12 +11,14 @@ from ..squeeze_core.miniature.shipped import SHIPPED
 
 MLLM_FOLDER = "mllm"
 DLA_FOLDER = "squeeze_dla"
+SCORER_FOLDER = "squeeze_scorers"
+"""Scoring models (DINO, CLIP, SigLIP), one Hugging Face folder each, for Squeeze Rank by Subject."""
 SUBJECT_FOLDER = "squeeze_subjects"
 """Encoded subjects: models/squeeze_subjects, and output/squeeze_subjects, where Squeeze Subject Save writes."""
 
 
 def register_model_folders() -> None:
-    for name, extensions in ((MLLM_FOLDER, set()), (DLA_FOLDER, {".safetensors"}),
+    for name, extensions in ((MLLM_FOLDER, set()), (SCORER_FOLDER, set()), (DLA_FOLDER, {".safetensors"}),
                              (SUBJECT_FOLDER, {".safetensors"})):
         folder_paths.add_model_folder_path(name, os.path.join(folder_paths.models_dir, name), is_default=True)
         paths, _ = folder_paths.folder_names_and_paths[name]
@@ -26,10 +28,11 @@ def register_model_folders() -> None:
         folder_paths.add_model_folder_path(name, os.path.join(SHIPPED.root, name))
 
 
-def list_mllm_folders() -> list[str]:
-    """Sub-folders of every registered mllm path (the loader says what a folder lacks)."""
+def list_model_folders(kind: str) -> list[str]:
+    """Sub-folders of every registered path of ``kind`` (MLLM_FOLDER, SCORER_FOLDER); the loader says what a
+    folder lacks."""
     found = set()
-    for root in folder_paths.get_folder_paths(MLLM_FOLDER):
+    for root in folder_paths.get_folder_paths(kind):
         if os.path.isdir(root):
             found.update(name for name in os.listdir(root) if os.path.isdir(os.path.join(root, name)))
     return sorted(found)
@@ -42,12 +45,12 @@ def is_plain_name(name: str) -> bool:
             and not os.path.isabs(name) and os.path.splitdrive(name)[0] == "")
 
 
-def mllm_folder_path(name: str) -> str | None:
-    """The folder ``name`` in one of the registered mllm paths; None for a name that is not a plain folder name
-    there (a shared workflow must never read outside the user's model folders)."""
+def model_folder_path(kind: str, name: str) -> str | None:
+    """The folder ``name`` in one of the registered paths of ``kind``; None for a name that is not a plain folder
+    name there (a shared workflow must never read outside the user's model folders)."""
     if not is_plain_name(name):
         return None
-    for root in folder_paths.get_folder_paths(MLLM_FOLDER):
+    for root in folder_paths.get_folder_paths(kind):
         candidate = os.path.join(root, name)
         if os.path.isdir(candidate):
             return candidate

@@ -15,6 +15,9 @@ SUBJECT = io.Custom("SQUEEZE_SUBJECT")
 DLA = io.Custom("SQUEEZE_DLA")
 """A loaded ``squeeze_core.DualLayerAggregator`` (``nodes.engine.models.LoadedDLA``)."""
 
+SCORER = io.Custom("SQUEEZE_SCORER")
+"""A loaded ``squeeze_core.scoring.SubjectScorer`` (``nodes.engine.models.LoadedScorer``)."""
+
 ROLES_KEY = "squeeze_token_roles"
 """Conditioning key: per-token roles of the context, so the stage sampler finds the MLLM image tokens."""
 

@@ -10,6 +10,7 @@ import torch
 
 from ...squeeze_core.dla import DualLayerAggregator
 from ...squeeze_core.joint_encoder import JointEncoder
+from ...squeeze_core.scoring.subject_scores import SubjectScorer
 
 
 class _Holder(torch.nn.Module):
@@ -55,3 +56,20 @@ class LoadedDLA:
     def ready(self) -> DualLayerAggregator:
         mm.load_models_gpu([self.patcher])
         return self.module
+
+
+@dataclass
+class LoadedScorer:
+    """The identity (DINO) and image-text (CLIP) embedders of a SubjectScorer, under model management."""
+
+    scorer: SubjectScorer
+    patchers: list[comfy.model_patcher.ModelPatcher]
+
+    @classmethod
+    def wrap(cls, scorer: SubjectScorer) -> LoadedScorer:
+        models = (scorer.identity.model, scorer.image_text.model)
+        return cls(scorer, [_patcher(model, mm.get_torch_device(), mm.unet_offload_device()) for model in models])
+
+    def ready(self) -> SubjectScorer:
+        mm.load_models_gpu(self.patchers)
+        return self.scorer
