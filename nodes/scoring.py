@@ -86,8 +86,8 @@ class SqueezeRankBySubject(CheckedNode):
             outputs=[
                 io.Image.Output(display_name="images", tooltip="The batch, best first."),
                 io.String.Output(display_name="scores",
-                                 tooltip="One line per returned image: its place in the input batch and its "
-                                 "DINO, CLIP-I and CLIP-T figures."),
+                                 tooltip="One line per image of the batch, best first (kept or not): its place "
+                                 "in the input batch and its DINO, CLIP-I and CLIP-T figures."),
             ],
         )
 
@@ -97,9 +97,8 @@ class SqueezeRankBySubject(CheckedNode):
         with node_errors(cls.DISPLAY):
             scores = scorer.ready().score(list(images), [reference], prompt)
         order = rank(scores, identity_weight, instruction_weight)
-        if keep:
-            order = order[:keep]
         lines = [f"#{place + 1}: image {int(index)} " + " ".join(f"{name} {value:.4f}" for name, value in
                                                                  scores.row(int(index)).items())
                  for place, index in enumerate(order)]
-        return io.NodeOutput(images[order.to(images.device)], "\n".join(lines))
+        kept = order[:keep] if keep else order
+        return io.NodeOutput(images[kept.to(images.device)], "\n".join(lines))

@@ -13,6 +13,7 @@ from PIL import Image
 
 from tests.harness.servers import TEST_NODES
 from tests.harness.examples import set_seed, swap_clip_loaders
+from tools.comfyui_server import execution_error
 from tools.run_workflow import WORKFLOWS_DIR, run_prompt, start_example_server, workflow_files, workflow_prompt
 from tools.workflow_api import BYPASSED, load_workflow, workflow_to_prompt
 
@@ -42,7 +43,7 @@ def _cached_nodes(server, prompt: dict) -> list[str]:
 def test_every_shipped_workflow_is_tested():
     names = [os.path.basename(path) for path in workflow_files()]
     assert {"squeeze_qwen_image_edit.json", "squeeze_mllm_dla.json", "squeeze_miniature.json",
-            "squeeze_qwen_image_edit_two_subjects.json"} <= set(names)
+            "squeeze_qwen_image_edit_two_subjects.json", "squeeze_miniature_best_of_seeds.json"} <= set(names)
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=os.path.basename)
@@ -84,3 +85,23 @@ def test_the_two_subject_regions_change_the_result(example_server):
     for prompt in (bound, free):
         swap_clip_loaders(prompt)
     assert np.abs(_pixels(run_prompt(example_server, bound)) - _pixels(run_prompt(example_server, free))).mean() > 0.1
+
+
+def test_the_best_of_seeds_workflow_ranks_its_four_results(example_server):
+    """The scores text (read through a stock Preview as Text node) lists the four seeds' results once each, best
+    first; the sheet saved is the first of the four the ranker returns when it keeps them all."""
+    path = os.path.join(WORKFLOWS_DIR, "squeeze_miniature_best_of_seeds.json")
+    prompt = workflow_prompt(example_server, path)
+    [ranker] = [name for name, node in prompt.items() if node["class_type"] == "SqueezeRankBySubject"]
+    assert prompt[ranker]["inputs"]["keep"] == 1
+    prompt["scores_text"] = {"class_type": "PreviewAny", "inputs": {"source": [ranker, 1]}}
+    entry = example_server.run(prompt)
+    assert entry["status"]["status_str"] == "success", execution_error(entry)
+    [text] = entry["outputs"]["scores_text"]["text"]
+    places = [int(line.split("image ")[1].split()[0]) for line in text.splitlines()]
+    assert sorted(places) == [0, 1, 2, 3] and all("dino" in line and "clip_t" in line for line in text.splitlines())
+    best = _pixels(example_server.output_images(entry, saved_only=True))
+    prompt[ranker]["inputs"]["keep"] = 0
+    every = sorted(run_prompt(example_server, prompt))
+    assert len(every) == 4
+    assert np.array_equal(_pixels(every[:1]), best)
