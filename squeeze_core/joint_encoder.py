@@ -1,7 +1,8 @@
 """Joint encoding of an instruction and its reference pictures by one transformers MLLM.
 
 Qwen2-VL, Qwen2.5-VL and Qwen3-VL are the first-class families; any image-text-to-text model whose
-processor expands one image placeholder per picture works the same way. Weights load from
+processor expands one image placeholder per picture into one run of image tokens works the same way (LLaVA is
+tested). Weights load from
 safetensors only and never run code shipped with the model.
 """
 
@@ -203,9 +204,8 @@ class JointEncoder:
         keep = self.resolve_layers(layers)
         outputs = self.model(**inputs, output_hidden_states=True, use_cache=False, return_dict=True, logits_to_keep=1)
         hidden = torch.stack([outputs.hidden_states[i] for i in keep])
-        grid = inputs.get("image_grid_thw")
-        tokens_per_image = [] if grid is None else (grid.prod(dim=-1) // self.merge_size**2).tolist()
-        roles = self._roles(inputs["input_ids"], inputs["attention_mask"], len(references), tokens_per_image)
+        roles = self._roles(inputs["input_ids"], inputs["attention_mask"], len(references),
+                            self._tokens_per_image(inputs))
         return MLLMFeatures(
             hidden_states=hidden,
             attention_mask=inputs["attention_mask"].long(),
@@ -243,9 +243,7 @@ class JointEncoder:
         outputs = self.model(**inputs, output_hidden_states=True, use_cache=True, return_dict=True, logits_to_keep=1)
         keys, values = cache_tensors(outputs.past_key_values)
         deltas = getattr(self.model.base_model, "rope_deltas", None)
-        grid = inputs["image_grid_thw"]
-        tokens_per_image = (grid.prod(dim=-1) // self.merge_size**2).tolist()
-        roles = self._roles(input_ids, inputs["attention_mask"], len(references), tokens_per_image)
+        roles = self._roles(input_ids, inputs["attention_mask"], len(references), self._tokens_per_image(inputs))
         return PicturePrefix(torch.stack(outputs.hidden_states)[:, 0], keys, values, roles[0],
                              None if deltas is None else int(deltas.flatten()[0]), text, picture_labels,
                              len(references), self.source, budget)
@@ -300,8 +298,15 @@ class JointEncoder:
                             layer_indices=keep, num_model_layers=self.num_layers, num_images=prefix.num_images,
                             source=self.source)
 
+    def _tokens_per_image(self, inputs: dict) -> list[int] | None:
+        """Each picture's token count from the Qwen processors' grids; None for processors that give no grid
+        (LLaVA's and others expand each placeholder into one run of image tokens: the runs are the pictures)."""
+        grid = inputs.get("image_grid_thw")
+        return None if grid is None else (grid.prod(dim=-1) // self.merge_size**2).tolist()
+
     def _roles(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, num_images: int, tokens_per_image: list[int]
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, num_images: int,
+        tokens_per_image: list[int] | None
     ) -> torch.Tensor:
         roles = torch.full_like(input_ids, int(TokenRole.TEXT))
         roles[attention_mask == 0] = TokenRole.PAD
@@ -310,8 +315,9 @@ class JointEncoder:
             real = attention_mask[row].nonzero().flatten()
             roles[row, real[:drop]] = TokenRole.TEMPLATE
             positions = (input_ids[row] == self.image_token_id).nonzero().flatten()
-            expected = tokens_per_image[row * num_images:(row + 1) * num_images]
-            for k, run in enumerate(_split_image_runs(positions, expected)):
+            expected = (None if tokens_per_image is None
+                        else tokens_per_image[row * num_images:(row + 1) * num_images])
+            for k, run in enumerate(_split_image_runs(positions, expected, num_images)):
                 roles[row, run] = image_role(k)
         return roles
 
@@ -321,17 +327,23 @@ def tokenizer_merges_across(tokenizer, last_token: int) -> bool:
     return last_token not in set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
 
 
-def _split_image_runs(positions: torch.Tensor, expected: list[int]) -> list[torch.Tensor]:
+def _split_image_runs(positions: torch.Tensor, expected: list[int] | None, num_images: int) -> list[torch.Tensor]:
     """Split the image-token positions of one prompt into one run per picture.
 
-    Pictures are separate runs of placeholder tokens (Qwen wraps each in vision start/end tokens);
-    each run must hold exactly the tokens the processor's grid gives that picture.
+    Pictures are separate runs of placeholder tokens (Qwen wraps each in vision start/end tokens; the labels
+    "Picture k:" part the others); each run must hold exactly the tokens the processor's grid gives that
+    picture, or, with no grid (``expected`` None), there must be one run per picture.
     """
     if positions.numel() == 0:
         runs: list[torch.Tensor] = []
     else:
         breaks = (positions.diff() != 1).nonzero().flatten() + 1
         runs = list(torch.tensor_split(positions, breaks.tolist()))
+    if expected is None:
+        if len(runs) != num_images:
+            raise RuntimeError(f"{len(runs)} runs of image tokens for {num_images} pictures; the processor must "
+                               f"expand each picture's placeholder into one run")
+        return runs
     if len(runs) != len(expected) and positions.numel() == sum(expected):
         runs = list(torch.split(positions, expected))
     found = [len(run) for run in runs]

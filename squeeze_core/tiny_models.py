@@ -57,15 +57,20 @@ class TinyMLLMSpec:
 
     @property
     def patch_size(self) -> int:
-        return self.vision_patch_size or (16 if self.family == "qwen3_vl" else 14)
+        return self.vision_patch_size or (16 if self.family in ("qwen3_vl", "llava") else 14)
 
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+OTHER_FAMILIES = ("llava",)
+"""Families the joint encoder and the DLA recipe take beyond the Qwen ones: LLaVA (a CLIP vision tower at a fixed
+size, a Llama decoder; no picture-prefix reuse, whose positions are the Qwen families' multimodal rotary ones)."""
+LLAVA_IMAGE_TOKEN = "<image>"
+LLAVA_VISION_SIDE = 64
 
 
-def build_tiny_tokenizer(vocab_size: int = 512, corpus: Sequence[str] = ()):
-    """A Qwen-style byte-level BPE tokenizer with the chat and vision special tokens, its merges learnt
-    from the prompt templates plus ``corpus``."""
+def build_tiny_tokenizer(vocab_size: int = 512, corpus: Sequence[str] = (), extra_special: Sequence[str] = ()):
+    """A Qwen-style byte-level BPE tokenizer with the chat and vision special tokens (and ``extra_special``),
+    its merges learnt from the prompt templates plus ``corpus``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -74,7 +79,7 @@ def build_tiny_tokenizer(vocab_size: int = 512, corpus: Sequence[str] = ()):
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(QWEN_SPECIAL_TOKENS),
+        special_tokens=[*QWEN_SPECIAL_TOKENS, *extra_special],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -83,7 +88,7 @@ def build_tiny_tokenizer(vocab_size: int = 512, corpus: Sequence[str] = ()):
 
 
 def _config(spec: TinyMLLMSpec, vocab: int, ids: dict[str, int]):
-    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig
+    from transformers import LlavaConfig, Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig
 
     head_dim = spec.hidden_size // spec.num_heads
     half = head_dim // 2
@@ -119,14 +124,29 @@ def _config(spec: TinyMLLMSpec, vocab: int, ids: dict[str, int]):
                       num_heads=4, patch_size=spec.patch_size, spatial_merge_size=2, temporal_patch_size=2,
                       num_position_embeddings=64, deepstack_visual_indexes=[0])
         return Qwen3VLConfig(text_config=text, vision_config=vision, **tokens)
-    raise ValueError(f"unknown tiny MLLM family {spec.family!r}; choose one of {FAMILIES}")
+    if spec.family == "llava":
+        text.update(model_type="llama", bos_token_id=ids["<|im_start|>"])
+        vision = dict(model_type="clip_vision_model", hidden_size=width, intermediate_size=2 * width,
+                      num_hidden_layers=depth, num_attention_heads=4, image_size=LLAVA_VISION_SIDE,
+                      patch_size=spec.patch_size, projection_dim=width)
+        return LlavaConfig(text_config=text, vision_config=vision, image_token_id=ids[LLAVA_IMAGE_TOKEN],
+                           vision_feature_layer=-1, vision_feature_select_strategy="default")
+    raise ValueError(f"unknown tiny MLLM family {spec.family!r}; choose one of {FAMILIES + OTHER_FAMILIES}")
 
 
 def _processor(spec: TinyMLLMSpec, tokenizer):
-    from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen3VLProcessor
+    from transformers import (CLIPImageProcessor, LlavaProcessor, Qwen2VLImageProcessor, Qwen2VLProcessor,
+                              Qwen3VLProcessor)
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
     from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
+    if spec.family == "llava":
+        side = {"height": LLAVA_VISION_SIDE, "width": LLAVA_VISION_SIDE}
+        image = CLIPImageProcessor(size={"shortest_edge": LLAVA_VISION_SIDE}, crop_size=side,
+                                   resample=spec.vision_resample)
+        return LlavaProcessor(image_processor=image, tokenizer=tokenizer, patch_size=spec.patch_size,
+                              vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                              image_token=LLAVA_IMAGE_TOKEN)
     factor = 2 * spec.patch_size
     image = Qwen2VLImageProcessor(patch_size=spec.patch_size, merge_size=2, min_pixels=factor * factor,
                                   max_pixels=4096 * factor * factor, resample=spec.vision_resample)
@@ -141,8 +161,9 @@ def build_tiny_mllm_parts(spec: TinyMLLMSpec = TinyMLLMSpec(), corpus: Sequence[
     """(model, processor) of a tiny MLLM in memory; the same spec and corpus always give the same weights."""
     from transformers import AutoModelForImageTextToText
 
-    tokenizer = build_tiny_tokenizer(spec.vocab_size, corpus)
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN_SPECIAL_TOKENS}
+    extra = (LLAVA_IMAGE_TOKEN,) if spec.family == "llava" else ()
+    tokenizer = build_tiny_tokenizer(spec.vocab_size, corpus, extra)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in (*QWEN_SPECIAL_TOKENS, *extra)}
     config = _config(spec, len(tokenizer), ids)
     with seeded(spec.seed):
         model = AutoModelForImageTextToText.from_config(config)

@@ -1,4 +1,4 @@
-"""Joint encoding on tiny Qwen2-VL, Qwen2.5-VL and Qwen3-VL built from their real transformers classes."""
+"""Joint encoding on tiny Qwen2-VL, Qwen2.5-VL and Qwen3-VL (and LLaVA) built from their real transformers classes."""
 
 import os
 import shutil
@@ -186,3 +186,14 @@ def test_pictures_shrink_as_the_image_processor_resamples(tmp_path, resample, sa
     assert encoder.resize_mode == ("area" if same else "bicubic")
     gap = (states[0] - states[1]).abs().max().item()
     assert gap < 1e-5 if same else gap > 1e-3, gap
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_llava_pictures_are_one_run_of_image_tokens_each(tiny_mllm_root, count):
+    """A processor with no grid (LLaVA: each picture a fixed 16 tokens) gives each picture its own role, in order."""
+    encoder = JointEncoder.from_folder(build_tiny_mllm(tiny_mllm_root / "llava", TinyMLLMSpec(family="llava")))
+    features = encoder.encode("put it small in the top left", PICTURES[:count])
+    assert features.image_token_counts() == [[16] * count]
+    roles = features.roles[0].tolist()
+    firsts = [roles.index(image_role(k)) for k in range(count)]
+    assert firsts == sorted(firsts) and (features.roles[0] == TokenRole.TEXT).sum() > 0

@@ -1,6 +1,6 @@
 """The DLA recipe (``train-dla``) on tiny random models of the real architectures and a dataset the CLI wrote:
 two processes (gloo) train what one process with the same global batch trains, a resumed run equals an
-uninterrupted one, every MLLM family trains, bf16 with gradient checkpointing and the feature cache run, and the
+uninterrupted one, every MLLM family (the Qwen ones and LLaVA) trains, bf16 with gradient checkpointing and the feature cache run, and the
 files it writes load in the standalone pipeline."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from squeeze_core.files import load_diffusion_model, load_dla, load_lora
 from squeeze_core.pipeline import SqueezePipeline
-from squeeze_core.tiny_models import FAMILIES
+from squeeze_core.tiny_models import FAMILIES, OTHER_FAMILIES
 from squeeze_core.training.recipe import RunFiles
 from tests.harness.recipe_runs import TWO_PROCESSES, train_dla, write_recipe_parts
 
@@ -109,7 +109,7 @@ def test_a_bad_dataset_row_is_named(parts, mllm, tmp_path):
     assert bad.returncode != 0 and "manifest.jsonl line 7" in bad.stderr and "leaves the dataset folder" in bad.stderr
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + OTHER_FAMILIES)
 def test_every_mllm_family_trains_from_diffusers_folders(parts, tiny_mllm_folder, family, tmp_path):
     out = str(tmp_path / family)
     train_dla(parts, str(tiny_mllm_folder(family)), out, "--stage1-steps", "1", "--stage2-steps", "1", folders=True)
