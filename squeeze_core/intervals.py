@@ -40,10 +40,10 @@ def bootstrap_means(values: np.ndarray, resamples: int = 2000, seed: int = 0) ->
     return float(low), float(high), means
 
 
-def mean_interval(values, resamples: int = 2000, seed: int = 0) -> Interval:
-    """The mean of graded figures with its 95% bootstrap interval."""
-    values = np.asarray(values, dtype=float)
-    if not len(values):
+def mean_interval(values) -> Interval:
+    """The mean of graded figures with its 95% normal-approximation interval (infinite for a single value)."""
+    array = np.asarray(values, dtype=np.float64)
+    if not len(array):
         return Interval(float("nan"), float("nan"), float("nan"))
-    low, high, _ = bootstrap_means(values, resamples, seed)
-    return Interval(float(values.mean()), low, high)
+    half = Z95 * array.std(ddof=1) / math.sqrt(len(array)) if len(array) > 1 else float("inf")
+    return Interval(float(array.mean()), float(array.mean() - half), float(array.mean() + half))

@@ -3,7 +3,6 @@ texture) and copy-paste, each with a 95% confidence interval, beside a random-re
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 
@@ -11,17 +10,11 @@ import numpy as np
 import torch
 
 from .domain_data import DomainDataset, Sample, draw_samples
-from ..intervals import Z95, Interval, proportion
+from ..intervals import Interval, mean_interval, proportion
 from .metrics import copy_paste, identity_kept, instruction_followed
 from ..pipeline import SqueezePipeline
 from ..schedule import StageSchedule
 from .subjects import split_subjects
-
-def mean_interval(values: list[float]) -> Interval:
-    array = np.asarray(values, dtype=np.float64)
-    half = Z95 * array.std(ddof=1) / math.sqrt(len(array)) if len(array) > 1 else float("inf")
-    return Interval(float(array.mean()), float(array.mean() - half), float(array.mean() + half))
-
 
 @dataclass
 class Scores:
