@@ -24,7 +24,7 @@ def register_model_folders() -> None:
         paths, _ = folder_paths.folder_names_and_paths[name]
         folder_paths.folder_names_and_paths[name] = (paths, extensions)
     folder_paths.add_model_folder_path(SUBJECT_FOLDER, os.path.join(folder_paths.get_output_directory(), SUBJECT_FOLDER))
-    for name in (MLLM_FOLDER, DLA_FOLDER, "diffusion_models", "vae"):
+    for name in (MLLM_FOLDER, DLA_FOLDER, SCORER_FOLDER, "diffusion_models", "vae"):
         folder_paths.add_model_folder_path(name, os.path.join(SHIPPED.root, name))
 
 

@@ -158,6 +158,13 @@ def evaluate_dla(options: argparse.Namespace) -> None:
         print(table)
 
 
+def scorer_agreement(options: argparse.Namespace) -> None:
+    from .miniature.scorer_agreement import run_scorer_agreement
+
+    print(run_scorer_agreement(options.out, _files(options.scorers), cases=options.cases, steps=options.steps,
+                               seed=options.seed, scorer_steps=options.scorer_steps))
+
+
 def train_study(options: argparse.Namespace) -> None:
     from .miniature.train import train_study as train_runs
 
@@ -326,6 +333,17 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--switch-2", type=float, default=0.15)
     score.add_argument("--label", default="", help="the run's name in the table (default: the --out folder's)")
     score.set_defaults(handler=evaluate_dla)
+
+    agree = commands.add_parser("scorer-agreement", help="do DINO, CLIP-I and CLIP-T point the way the miniature's "
+                                "exact metrics do? (scoring models trained on its domain)")
+    agree.add_argument("--scorers", default="", help="a models folder holding squeeze_scorers/dino-miniature and "
+                       "clip-miniature (default: the shipped ones); what it lacks is trained there")
+    agree.add_argument("--out", required=True, help="folder for the DreamBench table (scores.csv, scores.md)")
+    agree.add_argument("--cases", type=int, default=200)
+    agree.add_argument("--steps", type=int, default=20)
+    agree.add_argument("--seed", type=int, default=0)
+    agree.add_argument("--scorer-steps", type=int, default=1500, help="training steps of each scoring model")
+    agree.set_defaults(handler=scorer_agreement)
 
     draw = commands.add_parser("reference", help="draw a reference picture of a subject of the miniature's domain")
     draw.add_argument("--shape", choices=SHAPES, default="notch")

@@ -3,8 +3,7 @@
 Each is the real architecture with deterministic random weights. The stock UNETLoader detects
 Qwen-Image from a few keys and builds it at the real width, so the diffusion model keeps width
 3072 and one transformer block (stored in fp8 like the file artists have, about 400 MB); the VAE
-is ComfyUI's Wan 2.1 layout at width 8; the MLLM folder, the DLA and the scoring models (DINO, CLIP) are the
-pack's tiny ones.
+is ComfyUI's Wan 2.1 layout at width 8; the MLLM folder and the DLA are the pack's tiny ones.
 They are built once into the cache (this module's own process imports ComfyUI) and linked into
 each server's models folder.
 """
@@ -18,14 +17,12 @@ import sys
 
 from .comfyui_trees import PROJECT_ROOT, cache_dir, comfyui_path
 
-STANDIN_VERSION = 3
+STANDIN_VERSION = 2
 DIFFUSION_MODEL = ("diffusion_models", "qwen_image_edit_2509_fp8_e4m3fn.safetensors")
 VAE = ("vae", "qwen_image_vae.safetensors")
 MLLM = ("mllm", "Qwen2.5-VL-7B-Instruct")
 DLA = ("squeeze_dla", "squeeze_dla_qwen2.5-vl-7b.safetensors")
-DINO = ("squeeze_scorers", "dino-vits16")
-CLIP_SCORER = ("squeeze_scorers", "clip-vit-large-patch14")
-STANDINS = (DIFFUSION_MODEL, VAE, MLLM, DLA, DINO, CLIP_SCORER)
+STANDINS = (DIFFUSION_MODEL, VAE, MLLM, DLA)
 CLIP_FILE = ("text_encoders", "qwen_2.5_vl_7b_fp8_scaled.safetensors")
 """Named by the CLIP workflow but never built: CLIPLoader's Qwen2.5-VL has fixed 7B sizes, so the harness
 swaps that loader for the test-only SqueezeTestTinyQwenImageCLIP node instead."""
@@ -117,19 +114,7 @@ def _dla(path: str) -> None:
     save_dla(module, path)
 
 
-def _dino(path: str) -> None:
-    from squeeze_core.tiny_scorers import build_tiny_dino
-
-    build_tiny_dino(path)
-
-
-def _clip(path: str) -> None:
-    from squeeze_core.tiny_scorers import build_tiny_clip
-
-    build_tiny_clip(path)
-
-
-BUILDERS = {DIFFUSION_MODEL: _qwen_image, VAE: _wan_vae, MLLM: _mllm, DLA: _dla, DINO: _dino, CLIP_SCORER: _clip}
+BUILDERS = {DIFFUSION_MODEL: _qwen_image, VAE: _wan_vae, MLLM: _mllm, DLA: _dla}
 
 
 def build_all(root: str) -> None:
