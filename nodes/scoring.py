@@ -13,7 +13,7 @@ from ..squeeze_core.scoring.subject_scores import SubjectScorer, rank
 from .engine.models import LoadedScorer
 from .errors import node_errors
 from .input_checks import CheckedNode
-from .model_folders import SCORER_FOLDER, is_plain_name, list_model_folders, model_folder_path
+from .model_folders import SCORER_FOLDER, list_model_folders, model_folder_path
 from .types import SCORER
 
 
@@ -44,7 +44,7 @@ class SqueezeScorerLoader(CheckedNode):
     @classmethod
     def check_inputs(cls, dino_name: str, clip_name: str, **_) -> bool | str:
         for widget, name in (("dino_name", dino_name), ("clip_name", clip_name)):
-            if not is_plain_name(name) or model_folder_path(SCORER_FOLDER, name) is None:
+            if model_folder_path(SCORER_FOLDER, name) is None:
                 return (f"{cls.DISPLAY}: {widget} '{name}' is not a folder in models/squeeze_scorers; put the "
                         f"model's Hugging Face folder there and refresh, or pick one from the list")
         return True

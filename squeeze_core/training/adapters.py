@@ -13,7 +13,8 @@ ADAPTER = "default"
 
 
 def prepare_transformer(transformer: torch.nn.Module, settings: TrainingSettings) -> torch.nn.Module:
-    """The transformer with exactly its trained parameters requiring gradients."""
+    """The transformer with exactly its trained parameters requiring gradients; LoRA weights are kept in float32
+    over a bf16 base, as mixed-precision training keeps its master weights."""
     transformer.requires_grad_(settings.transformer == "full")
     if settings.transformer == "lora":
         from peft import LoraConfig, inject_adapter_in_model
@@ -23,7 +24,10 @@ def prepare_transformer(transformer: torch.nn.Module, settings: TrainingSettings
         with seeded(settings.seed + 2):
             transformer = inject_adapter_in_model(config, transformer, adapter_name=ADAPTER)
         for name, parameter in transformer.named_parameters():
-            parameter.requires_grad_(".lora_" in name)
+            trained = ".lora_" in name
+            if trained:
+                parameter.data = parameter.data.float()
+            parameter.requires_grad_(trained)
     if settings.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
     return transformer
