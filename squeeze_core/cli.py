@@ -1,8 +1,9 @@
 """Command line of the core: ``generate`` from reference images and a prompt, ``train`` the miniature,
-``evaluate`` it (and its ablations) on held-out cases, check what its VAE and MLLM see (``probes``), draw a
-``reference`` picture of a subject of its domain, write its cases as a dataset folder (``export-dataset``), draw a
-DLA's pooling over the MLLM's layers (``dla-view``), and run each part of the method once on tiny random models
-(``demo``).
+``evaluate`` it (and its ablations) on held-out cases, ``train-dla`` and ``evaluate-dla`` on your own data and
+models, check that DreamBench's figures agree with the miniature's exact metrics (``scorer-agreement``), check
+what its VAE and MLLM see (``probes``), draw a ``reference`` picture of a subject of its domain, write its cases
+as a dataset folder (``export-dataset``), draw a DLA's pooling over the MLLM's layers (``dla-view``), and run
+each part of the method once on tiny random models (``demo``).
 ``python -m squeeze_core <command> --help`` says more."""
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ def _setting_arguments(command: argparse.ArgumentParser) -> None:
     """One flag per TrainingSettings field, its default the dataclass's own."""
     from dataclasses import MISSING, fields
 
-    from .training.settings import TrainingSettings
+    from .training.settings import PRECISIONS, TRANSFORMER_MODES, TrainingSettings
 
+    choices = {"transformer": TRANSFORMER_MODES, "mixed_precision": PRECISIONS}
     for field in fields(TrainingSettings):
         flag = f"--{field.name.replace('_', '-')}"
         default = field.default if field.default is not MISSING else field.default_factory()
@@ -130,7 +132,8 @@ def _setting_arguments(command: argparse.ArgumentParser) -> None:
             command.add_argument(flag, type=lambda text, item=item: tuple(item(part) for part in text.split(",")),
                                  default=default, help=help_text)
         else:
-            command.add_argument(flag, type=type(default), default=default, help=help_text)
+            command.add_argument(flag, type=type(default), default=default, choices=choices.get(field.name),
+                                 help=help_text)
 
 
 def train_dla(options: argparse.Namespace) -> None:

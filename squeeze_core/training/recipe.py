@@ -85,8 +85,10 @@ class Recipe:
         self.features = SampleFeatures(self.encoder, settings, feature_cache)
         base = load_diffusion_model(transformer)
         self.transformer_config = DiffusionModelConfig.from_diffusers(base.config)
-        if settings.transformer != "full" and frozen_dtype != torch.float32:
-            base.to(frozen_dtype)
+        # A frozen base is held in the run's precision; a fully trained one keeps float32 master weights.
+        self.transformer_dtype = frozen_dtype if settings.transformer != "full" else torch.float32
+        if self.transformer_dtype != torch.float32:
+            base.to(self.transformer_dtype)
         self.transformer = prepare_transformer(base.to(device), settings)
         self.vae = load_vae(vae).to(device)
         self.vae_encoder = diffusers_vae_encoder(self.vae)
@@ -121,7 +123,7 @@ class Recipe:
         kept = [self.latents(picture) for picture, keep in zip(sample["references"], draw.kept_references) if keep]
         grid = token_grid(*clean.shape[-2:])
         weights = StageWeights(semantic=0.0 if draw.drop_image_tokens else 1.0, identity=(1.0,) * len(kept))
-        dtype = next(self.transformer.parameters()).dtype
+        dtype = self.transformer_dtype
         condition = weighted_conditioning(context.context.to(dtype), context.attention_mask, context.roles,
                                           [pack_latents(latent).to(dtype) for latent in kept],
                                           [token_grid(*latent.shape[-2:]) for latent in kept], weights, grid)
