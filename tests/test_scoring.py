@@ -1,6 +1,6 @@
-"""DreamBench-style scoring with tiny random DINO and CLIP folders of the real architectures (plumbing: any
-embedder gives similarity 1 to the same picture), the ranking a batch is re-ordered by, and ``evaluate-dla``
-on one and on two processes."""
+"""DreamBench-style scoring with tiny random DINO and CLIP (and DINOv2 and SigLIP) folders of the real
+architectures (plumbing: any embedder gives similarity 1 to the same picture), the ranking a batch is re-ordered
+by, and ``evaluate-dla`` on one and on two processes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 from squeeze_core.errors import ModelFolderError
 from squeeze_core.scoring.embedders import ImageEmbedder, ImageTextEmbedder
 from squeeze_core.scoring.subject_scores import SubjectScorer, rank
-from squeeze_core.tiny_scorers import build_tiny_clip, build_tiny_dino
+from squeeze_core.tiny_scorers import build_tiny_clip, build_tiny_dino, build_tiny_dinov2, build_tiny_siglip
 from tests.harness.recipe_runs import ENVIRONMENT, ROOT, TWO_PROCESSES, write_recipe_parts
 
 
@@ -25,9 +25,12 @@ def scorer_folders(tmp_path_factory) -> tuple[str, str]:
     return build_tiny_dino(root / "dino-vits16"), build_tiny_clip(root / "clip-vit-base-patch32")
 
 
-@pytest.fixture(scope="module")
-def scorer(scorer_folders) -> SubjectScorer:
+@pytest.fixture(scope="module", params=["dino+clip", "dinov2+siglip"])
+def scorer(request, scorer_folders, tmp_path_factory) -> SubjectScorer:
     dino, clip = scorer_folders
+    if request.param == "dinov2+siglip":
+        root = tmp_path_factory.mktemp("scorers_v2")
+        dino, clip = build_tiny_dinov2(root / "dinov2-small"), build_tiny_siglip(root / "siglip-base")
     return SubjectScorer(ImageEmbedder.from_folder(dino), ImageTextEmbedder.from_folder(clip))
 
 
