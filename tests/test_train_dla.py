@@ -1,13 +1,16 @@
 """The DLA recipe (``train-dla``) on tiny random models of the real architectures and a dataset the CLI wrote:
 two processes (gloo) train what one process with the same global batch trains, a resumed run equals an
-uninterrupted one, every MLLM family (the Qwen ones and LLaVA) trains, bf16 with gradient checkpointing and the feature cache run, and the
-files it writes load in the standalone pipeline."""
+uninterrupted one, every MLLM family (the Qwen ones and LLaVA) trains, bf16 with gradient checkpointing and the
+feature cache run, the files it writes load in the standalone pipeline, and the full-size step benchmark runs at
+test size."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -18,7 +21,7 @@ from squeeze_core.files import load_diffusion_model, load_dla, load_lora
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.tiny_models import FAMILIES, OTHER_FAMILIES
 from squeeze_core.training.recipe import RunFiles
-from tests.harness.recipe_runs import TWO_PROCESSES, train_dla, write_recipe_parts
+from tests.harness.recipe_runs import ENVIRONMENT, ROOT, TWO_PROCESSES, train_dla, write_recipe_parts
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +158,12 @@ def test_the_pipeline_loads_the_dla_and_merges_the_lora(parts, mllm, one_process
     plain = latents()
     assert torch.equal(latents(lora_path=files.lora, lora_strength=0.0), plain)
     assert (latents(lora_path=files.lora) - plain).abs().max() > 1e-4
+
+
+def test_the_training_step_benchmark_runs_at_test_size():
+    finished = subprocess.run([sys.executable, "scripts/benchmark_train_step.py", "--tiny", "--rounds", "2"], cwd=ROOT,
+                              env=ENVIRONMENT, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    report = json.loads(finished.stdout)
+    assert report["trained_parameters"] > 0 and len(report["checkpointing on"]["seconds"]) == 2
+    assert report["time_ratio_on_to_off"]["median"] > 0

@@ -16,7 +16,7 @@ import torch
 
 from ..denoiser import predict_velocity
 from ..diffusion_config import DiffusionModelConfig
-from ..dla import DLAConfig, DualLayerAggregator
+from ..dla import AggregatedContext, DLAConfig, DualLayerAggregator
 from ..files import load_diffusion_model, load_vae, save_diffusion_model, save_dla, save_lora
 from ..flow_matching import noised, velocity_target
 from ..identity import diffusers_vae_encoder, encode_identity
@@ -29,7 +29,7 @@ from ..stage_conditioning import weighted_conditioning
 from .adapters import lora_pairs, prepare_transformer
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .features import SampleFeatures
-from .samples import TrainingSamples, draw_sample
+from .samples import SampleDraw, TrainingSamples, draw_sample
 from .settings import TrainingSettings, TrainingSettingsError
 
 logger = logging.getLogger("squeeze.training")
@@ -115,22 +115,27 @@ class Recipe:
     def loss(self, sample: dict, step: int, transformer: torch.nn.Module, dla: torch.nn.Module) -> torch.Tensor:
         stage = self.settings.stage_at(step)
         draw = draw_sample(self.settings, stage, sample["position"], len(sample["references"]))
-        device = self.accelerator.device
-        context = dla(self.features(sample, draw.drop_instruction).to(device))
-        clean = self.latents(sample["target"])
-        noise = torch.randn(clean.shape, generator=draw.generator).to(device)
-        sigma = draw.sigma.to(device)
+        context = dla(self.features(sample, draw.drop_instruction).to(self.accelerator.device))
         kept = [self.latents(picture) for picture, keep in zip(sample["references"], draw.kept_references) if keep]
-        grid = token_grid(*clean.shape[-2:])
-        weights = StageWeights(semantic=0.0 if draw.drop_image_tokens else 1.0, identity=(1.0,) * len(kept))
-        dtype = self.transformer_dtype
-        condition = weighted_conditioning(context.context.to(dtype), context.attention_mask, context.roles,
-                                          [pack_latents(latent).to(dtype) for latent in kept],
-                                          [token_grid(*latent.shape[-2:]) for latent in kept], weights, grid)
-        with self.accelerator.autocast():
-            predicted = predict_velocity(transformer, pack_latents(noised(clean, noise, sigma)).to(dtype), condition,
-                                         sigma, grid)
-        return (predicted.float() - pack_latents(velocity_target(clean, noise))).square().mean()
+        return flow_matching_loss(transformer, context, self.latents(sample["target"]), kept, draw,
+                                  self.transformer_dtype, self.accelerator.autocast)
+
+
+def flow_matching_loss(transformer: torch.nn.Module, context: AggregatedContext, clean: torch.Tensor,
+                       references: list[torch.Tensor], draw: SampleDraw, dtype: torch.dtype, autocast) -> torch.Tensor:
+    """One sample's velocity error: ``clean`` [1, C, h, w] target latents, the kept references' latents, the
+    context the DLA gave; ``autocast`` is the context manager the forward pass runs under."""
+    noise = torch.randn(clean.shape, generator=draw.generator).to(clean.device)
+    sigma = draw.sigma.to(clean.device)
+    grid = token_grid(*clean.shape[-2:])
+    weights = StageWeights(semantic=0.0 if draw.drop_image_tokens else 1.0, identity=(1.0,) * len(references))
+    condition = weighted_conditioning(context.context.to(dtype), context.attention_mask, context.roles,
+                                      [pack_latents(latent).to(dtype) for latent in references],
+                                      [token_grid(*latent.shape[-2:]) for latent in references], weights, grid)
+    with autocast():
+        predicted = predict_velocity(transformer, pack_latents(noised(clean, noise, sigma)).to(dtype), condition,
+                                     sigma, grid)
+    return (predicted.float() - pack_latents(velocity_target(clean, noise))).square().mean()
 
 
 def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: str, vae: str, out: str,
@@ -162,8 +167,9 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
     if accelerator.is_main_process:
         os.makedirs(files.out, exist_ok=True)
         _truncate_log(files.log, start)
-    logger.info("training a DLA (%s transformer) on %d process(es), %s, %d rows, steps %d-%d of %d", settings.transformer,
-                accelerator.num_processes, accelerator.device, rows, start + 1, settings.steps, settings.steps)
+    logger.info("training a DLA (%s transformer) on %d process(es), %s, %d rows, steps %d-%d of %d",
+                settings.transformer, accelerator.num_processes, accelerator.device, rows, start + 1, settings.steps,
+                settings.steps)
     samples = iter(torch.utils.data.DataLoader(
         TrainingSamples(data, accelerator.process_index, accelerator.num_processes, settings.accumulation, start),
         batch_size=None, num_workers=workers))
