@@ -1,9 +1,9 @@
 """Command line of the core: ``generate`` from reference images and a prompt, ``train`` the miniature,
-``evaluate`` it (and its ablations) on held-out cases, ``train-dla`` and ``evaluate-dla`` on your own data and
-models, check that DreamBench's figures agree with the miniature's exact metrics (``scorer-agreement``), check
-what its VAE and MLLM see (``probes``), draw a ``reference`` picture of a subject of its domain, write its cases
-as a dataset folder (``export-dataset``), draw a DLA's pooling over the MLLM's layers (``dla-view``), and run
-each part of the method once on tiny random models (``demo``).
+``evaluate`` it (and its ablations) on held-out cases, ``train-dla``, ``evaluate-dla`` and ``compare-scores`` on
+your own data and models, check that DreamBench's figures agree with the miniature's exact metrics
+(``scorer-agreement``), check what its VAE and MLLM see (``probes``), draw a ``reference`` picture of a subject of
+its domain, write its cases as a dataset folder (``export-dataset``), draw a DLA's pooling over the MLLM's layers
+(``dla-view``), and run each part of the method once on tiny random models (``demo``).
 ``python -m squeeze_core <command> --help`` says more."""
 
 from __future__ import annotations
@@ -159,6 +159,12 @@ def evaluate_dla(options: argparse.Namespace) -> None:
                 vision_resolution=options.vision_resolution, schedule=schedule, label=options.label)
     if table is not None:
         print(table)
+
+
+def compare_scores(options: argparse.Namespace) -> None:
+    from .scoring.compare import compare_scores as compare
+
+    print(compare(options.a, options.b, options.label_a, options.label_b))
 
 
 def scorer_agreement(options: argparse.Namespace) -> None:
@@ -336,6 +342,14 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--switch-2", type=float, default=0.15)
     score.add_argument("--label", default="", help="the run's name in the table (default: the --out folder's)")
     score.set_defaults(handler=evaluate_dla)
+
+    pair = commands.add_parser("compare-scores", help="two evaluate-dla runs of one dataset and seeds, paired by row: "
+                               "each figure's difference with its 95%% interval and p-value")
+    pair.add_argument("a", help="scores.csv of run A")
+    pair.add_argument("b", help="scores.csv of run B")
+    pair.add_argument("--label-a", default="A")
+    pair.add_argument("--label-b", default="B")
+    pair.set_defaults(handler=compare_scores)
 
     agree = commands.add_parser("scorer-agreement", help="do DINO, CLIP-I and CLIP-T point the way the miniature's "
                                 "exact metrics do? (scoring models trained on its domain)")

@@ -1,6 +1,6 @@
 """DreamBench-style scoring with tiny random DINO and CLIP (and DINOv2 and SigLIP) folders of the real
 architectures (plumbing: any embedder gives similarity 1 to the same picture), the ranking a batch is re-ordered
-by, and ``evaluate-dla`` on one and on two processes."""
+by, ``evaluate-dla`` on one and on two processes, and ``compare-scores`` of two evaluations."""
 
 from __future__ import annotations
 
@@ -68,11 +68,13 @@ def test_a_folder_that_is_not_a_scoring_model_is_refused(scorer_folders, tmp_pat
         ImageEmbedder.from_folder(pickled)
 
 
-def _evaluate(parts, mllm: str, scorers: tuple[str, str], out: str, launcher: tuple = ()) -> list[dict]:
+def _evaluate(parts, mllm: str, scorers: tuple[str, str], out: str, launcher: tuple = (), *options: str
+              ) -> list[dict]:
     dino, clip = scorers
     command = [sys.executable, *launcher, "-m", "squeeze_core", "evaluate-dla", "--data", parts.data, "--out", out,
                "--mllm", mllm, "--transformer-model", parts.transformer, "--vae", parts.vae, "--dino", dino,
-               "--clip", clip, "--seeds", "2", "--steps", "2", "--resolution", "64", "--vision-resolution", "112"]
+               "--clip", clip, "--seeds", "2", "--steps", "2", "--resolution", "64", "--vision-resolution", "112",
+               *options]
     finished = subprocess.run(command, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
     assert finished.returncode == 0, finished.stderr[-4000:]
     with open(os.path.join(out, "scores.csv"), encoding="utf-8") as handle:
@@ -90,3 +92,16 @@ def test_evaluate_dla_writes_one_table_from_one_or_two_processes(tiny_mllm_folde
             assert float(a[name]) == pytest.approx(float(b[name]), abs=1e-5)
     table = (tmp_path / "one" / "scores.md").read_text()
     assert "| one | 12 |" in table and table.count("[") == 4, table
+    _evaluate(parts, mllm, scorer_folders, str(tmp_path / "other"), (), "--cfg", "1.0", "--schedule", "always")
+    same = _compare(tmp_path / "one", tmp_path / "two")
+    assert all("+0.000 (95% +0.000 to +0.000" in line for line in same), same
+    other = _compare(tmp_path / "one", tmp_path / "other")
+    assert len(other) == 4 and any("+0.000 (95% +0.000 to +0.000" not in line for line in other), other
+
+
+def _compare(a, b) -> list[str]:
+    """compare-scores on two evaluations: the table's figure lines."""
+    command = [sys.executable, "-m", "squeeze_core", "compare-scores", str(a / "scores.csv"), str(b / "scores.csv")]
+    finished = subprocess.run(command, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return [line for line in finished.stdout.splitlines() if line.startswith("| ") and "minus" not in line]
