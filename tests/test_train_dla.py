@@ -130,6 +130,11 @@ def test_bf16_gradient_checkpointing_and_the_feature_cache(parts, mllm, tmp_path
     train_dla(parts, mllm, second, *options)
     assert sorted(os.listdir(cache)) == written, "the second run read every encoding back"
     assert _log(first) == _log(second)
+    other = tmp_path / "other_data"
+    shutil.copytree(parts.data, other)
+    (other / "manifest.jsonl").write_text("\n".join(reversed((other / "manifest.jsonl").read_text().splitlines())))
+    refused = train_dla(replace(parts, data=str(other)), mllm, str(tmp_path / "third"), *options, check=False)
+    assert refused.returncode != 0 and "feature cache" in refused.stderr and "manifest" in refused.stderr
     assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in _log(first))
 
 

@@ -1,8 +1,10 @@
 """The frozen MLLM's joint encoding of a sample, computed once: with a cache folder, each (row, instruction kept
-or dropped) is written as a feature file by the process that first reads it, and read back on every later epoch."""
+or dropped) is written as a feature file by the process that first reads it, and read back on every later epoch.
+A cache belongs to one MLLM, layer set, vision resolution and manifest, and refuses any other."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import replace
@@ -12,6 +14,7 @@ import torch
 from ..features import MLLMFeatures
 from ..files.features import load_features, save_features
 from ..joint_encoder import JointEncoder
+from ..manifest import MANIFEST, dataset_root
 from .settings import TrainingSettings, TrainingSettingsError
 
 UNCONDITIONAL_INSTRUCTION = " "
@@ -20,22 +23,25 @@ KEY_FILE = "cache.json"
 
 
 class SampleFeatures:
-    def __init__(self, encoder: JointEncoder, settings: TrainingSettings, cache: str | None = None):
+    def __init__(self, encoder: JointEncoder, settings: TrainingSettings, data: str, cache: str | None = None):
         self.encoder, self.settings, self.cache = encoder, settings, cache
         if cache is not None:
-            self._check_key(cache)
+            self._check_key(cache, data)
 
-    def _check_key(self, cache: str) -> None:
+    def _check_key(self, cache: str, data: str) -> None:
+        """The cache names rows by line, so it belongs to one manifest as well as one MLLM and view."""
         key = {"mllm": self.encoder.source, "layers": list(self.encoder.resolve_layers(self.settings.layers)),
-               "vision_resolution": self.settings.vision_resolution}
+               "vision_resolution": self.settings.vision_resolution, "manifest": _manifest_digest(data)}
         path = os.path.join(cache, KEY_FILE)
         os.makedirs(cache, exist_ok=True)
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as handle:
                 found = json.load(handle)
-            if found != key:
-                raise TrainingSettingsError(f"the feature cache {cache} holds encodings of {found}, not {key}; give "
-                                            f"another --feature-cache folder or delete this one")
+            changed = sorted(name for name in key if found.get(name) != key[name])
+            if changed:
+                raise TrainingSettingsError(f"the feature cache {cache} holds encodings made with another "
+                                            f"{', '.join(changed)}; give another --feature-cache folder or delete "
+                                            f"this one")
             return
         staging = f"{path}.{os.getpid()}"
         with open(staging, "w", encoding="utf-8") as handle:
@@ -64,3 +70,11 @@ def trainable(features: MLLMFeatures) -> MLLMFeatures:
     """A copy made outside inference mode, which autograd may save for the DLA's backward pass."""
     return replace(features, hidden_states=features.hidden_states.float().clone(),
                    attention_mask=features.attention_mask.clone(), roles=features.roles.clone())
+
+
+def _manifest_digest(data: str) -> str:
+    digest = hashlib.sha256()
+    with open(os.path.join(dataset_root(data), MANIFEST), "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -76,13 +76,13 @@ def make_accelerator(settings: TrainingSettings):
 class Recipe:
     """The parts of a run and the loss of one sample under them."""
 
-    def __init__(self, accelerator, settings: TrainingSettings, mllm: str, transformer: str, vae: str,
+    def __init__(self, accelerator, settings: TrainingSettings, data: str, mllm: str, transformer: str, vae: str,
                  feature_cache: str | None):
         self.accelerator, self.settings = accelerator, settings
         device = accelerator.device
         frozen_dtype = torch.bfloat16 if settings.mixed_precision == "bf16" else torch.float32
         self.encoder = JointEncoder.from_folder(mllm, dtype=frozen_dtype, device=device)
-        self.features = SampleFeatures(self.encoder, settings, feature_cache)
+        self.features = SampleFeatures(self.encoder, settings, data, feature_cache)
         base = load_diffusion_model(transformer)
         self.transformer_config = DiffusionModelConfig.from_diffusers(base.config)
         # A frozen base is held in the run's precision; a fully trained one keeps float32 master weights.
@@ -152,7 +152,7 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
     if accelerator.distributed_type.name in SHARDED:
         raise TrainingSettingsError(f"train-dla runs data parallel (DDP) only: its checkpoints read whole parameters, "
                                     f"which {accelerator.distributed_type.name} shards; launch with --multi_gpu")
-    recipe = Recipe(accelerator, settings, mllm, transformer, vae, feature_cache)
+    recipe = Recipe(accelerator, settings, data, mllm, transformer, vae, feature_cache)
     parameters = recipe.trained_parameters()
     optimizer = torch.optim.AdamW(list(parameters.values()), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
