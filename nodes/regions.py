@@ -32,6 +32,11 @@ def with_region(conditioning: list, index: int, region: Region) -> list:
     return out
 
 
+def conditioning_regions(conditioning: list) -> list:
+    """The reference regions the first entry that has any carries (none: [])."""
+    return next((extras.get(REGIONS_KEY) for _, extras in conditioning if extras.get(REGIONS_KEY)), [])
+
+
 def _mask_plane(display: str, mask: torch.Tensor) -> torch.Tensor:
     plane = mask if mask.ndim == 2 else mask[0] if mask.ndim == 3 and mask.shape[0] == 1 else None
     if plane is None:
@@ -124,7 +129,7 @@ class SqueezeRegionPreview(CheckedNode):
         _, rows, columns = token_grid(samples, patch_size)
         downscale = getattr(model.get_model_object("latent_format"), "spacial_downscale_ratio", 8)
         size = (samples.shape[-1] * downscale, samples.shape[-2] * downscale)
-        regions = next((extras.get(REGIONS_KEY) for _, extras in conditioning if extras.get(REGIONS_KEY)), [])
+        regions = conditioning_regions(conditioning)
         background = None if image is None else image_uint8(image[0])
         picture = render_regions(regions, (rows, columns), size, background)
         return io.NodeOutput(torch.from_numpy(picture).float().div(255.0)[None])

@@ -20,8 +20,9 @@ from .errors import SqueezeNodeError, node_errors
 from .images import connected_images, image_inputs
 from .input_checks import CheckedNode
 from .model_folders import SUBJECT_FOLDER
+from .regions import conditioning_regions
 from .sampling import build_schedule, denoise_input, sample_stages, sampler_inputs, schedule_inputs
-from .types import DLA, MLLM, SUBJECT
+from .types import DLA, MLLM, REGIONS_KEY, SUBJECT
 
 MAX_INSTRUCTIONS = 64
 
@@ -148,6 +149,10 @@ class SqueezeSubjectBatchSampler(CheckedNode):
                 io.Latent.Input("latent_image", tooltip="The latent every result starts from (its size)."),
                 denoise_input(),
                 *schedule_inputs(),
+                io.Conditioning.Input("regions_from", optional=True,
+                                      tooltip="Where the subject's references belong: a conditioning that Squeeze "
+                                      "Reference Region nodes placed them in (e.g. Squeeze Subject Conditioning -> "
+                                      "Squeeze Reference Region). Only its regions are read; they bind every result."),
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="Every result, instruction by instruction."),
                      io.String.Output(display_name="prompts", tooltip="One line per result: its instruction and seed "
@@ -157,13 +162,16 @@ class SqueezeSubjectBatchSampler(CheckedNode):
     @classmethod
     def execute(cls, model, mllm, subject, instructions: str, negative_prompt: str, seeds_per_instruction: int,
                 seed: int, steps: int, cfg: float, sampler_name: str, scheduler: str, latent_image: dict,
-                denoise: float, dla=None, **schedule) -> io.NodeOutput:
+                denoise: float, dla=None, regions_from=None, **schedule) -> io.NodeOutput:
         lines = instruction_lines(cls.DISPLAY, instructions)
         stages = build_schedule(cls.DISPLAY, **schedule)
         negative = subject_conditioning(cls.DISPLAY, mllm, subject, negative_prompt, dla)
+        regions = conditioning_regions(regions_from or [])
         results, captions = [], []
         for line in lines:
             positive = subject_conditioning(cls.DISPLAY, mllm, subject, line, dla)
+            if regions:
+                positive = [[context, {**extras, REGIONS_KEY: regions}] for context, extras in positive]
             for offset in range(seeds_per_instruction):
                 samples = sample_stages(model, seed + offset, steps, cfg, sampler_name, scheduler, positive,
                                         negative, latent_image, denoise, stages)

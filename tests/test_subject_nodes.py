@@ -1,6 +1,6 @@
 """A subject encoded once and reused, in a real ComfyUI server through /prompt: the same results as encoding the
 pictures with every prompt, an encoded subject kept between queued prompts, and instructions x seeds in one
-batch."""
+batch, with or without reference regions."""
 
 import os
 
@@ -140,3 +140,35 @@ def test_a_subject_name_outside_its_folders_is_refused(comfy_server, name):
 
     check_case(comfy_server, f"subject {name}", Refused(build, "subject", ["Squeeze Subject Loader", "no subject named",
                                                                           "Squeeze Subject Save"]))
+
+
+REGION = {"reference": 1, "strength": 1.0, "left": 0.0, "top": 0.0, "right": 0.5, "bottom": 1.0}
+
+
+def _with_region(graph: dict) -> dict:
+    """The same graph with the subject's reference bound to the left half."""
+    graph = dict(graph)
+    graph["region"] = {"class_type": "SqueezeReferenceRegion", "inputs": {"conditioning": ["identity", 0], **REGION}}
+    graph["sampler"] = {**graph["sampler"], "inputs": {**graph["sampler"]["inputs"], "positive": ["region", 0]}}
+    return graph
+
+
+def test_the_batch_takes_regions_from_a_conditioning(comfy_server, reference):
+    """Each result of a batch with regions_from is what the Multi-Stage KSampler gives with the same region, and
+    not what it gives without one."""
+    graph = _with_region(_with_subject(_encoded_each_time(reference, INSTRUCTIONS[0], 5)))
+    sampler = graph.pop("sampler")["inputs"]
+    graph["batch"] = {"class_type": "SqueezeSubjectBatchSampler",
+                      "inputs": {**{key: sampler[key] for key in sampler if key not in ("positive", "negative")},
+                                 "mllm": ["mllm", 0], "subject": ["subject", 0],
+                                 "instructions": "\n".join(INSTRUCTIONS), "negative_prompt": "",
+                                 "seeds_per_instruction": 1, "regions_from": ["region", 0]}}
+    graph["save"]["inputs"]["samples"] = ["batch", 0]
+    batch = saved_latents(comfy_server, _run(comfy_server, graph))["save"]
+    for index, prompt in enumerate(INSTRUCTIONS):
+        bound = saved_latents(comfy_server, _run(comfy_server, _with_region(_with_subject(
+            _encoded_each_time(reference, prompt, 5)))))["save"]
+        free = saved_latents(comfy_server, _run(comfy_server, _with_subject(
+            _encoded_each_time(reference, prompt, 5))))["save"]
+        assert (batch[index:index + 1] - bound).abs().max().item() <= 1e-4, prompt
+        assert (batch[index:index + 1] - free).abs().max().item() > 1e-3, prompt
