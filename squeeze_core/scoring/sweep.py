@@ -11,7 +11,7 @@ from typing import Iterator
 import torch
 
 from ..intervals import mean_interval
-from ..manifest import manifest_rows, read_picture
+from ..manifest import count_rows, manifest_rows, read_picture
 from ..schedule import StageSchedule
 from .subject_scores import FIGURES, SubjectScorer
 
@@ -27,9 +27,12 @@ def _jobs(data: str, seeds: int, rank: int, world: int) -> Iterator[tuple]:
 
 def score_sweep(pipeline, scorer: SubjectScorer, data: str, *, seeds: int, steps: int, guidance_scale: float,
                 resolution: int, schedule: StageSchedule, rank: int = 0, world: int = 1) -> list[dict]:
-    """This process's share of the sweep, one record per generated image."""
+    """This process's share of the sweep, one record per generated image (a progress bar on the first process)."""
+    from tqdm.auto import tqdm
+
     records = []
-    for row, seed in _jobs(data, seeds, rank, world):
+    share = len(range(rank, count_rows(data) * seeds, world))
+    for row, seed in tqdm(_jobs(data, seeds, rank, world), total=share, disable=rank != 0, desc="evaluate-dla"):
         references = [read_picture(path, row.line).permute(1, 2, 0) for path in row.references]
         target = read_picture(row.target, row.line).permute(1, 2, 0)
         image = pipeline(row.instruction, references, schedule=schedule, height=resolution, width=resolution,
