@@ -3,11 +3,16 @@ perfectly, and the per-case figures are defined exactly where the case kind defi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from squeeze_core.miniature.case_data import CaseData, draw_split
+from squeeze_core.miniature.domain.cases import render_case
+from squeeze_core.miniature.domain.scenes import COLUMNS
+from squeeze_core.miniature.domain.scoring import score_case
 from squeeze_core.miniature.scorecard import FIGURES, Scorecard, case_noise, generate
 from squeeze_core.schedule import StageSchedule
 from tests.harness.tiny_parts import tiny_squeeze_pipeline
@@ -22,6 +27,22 @@ def test_exact_targets_score_perfectly_and_figures_follow_the_kinds():
     assert set(kinds[~np.isnan(card.figures["leak"])]) == {"pair"}
     assert set(kinds[~np.isnan(card.figures["open_distance"])]) == {"open"}
     assert card.mean("copy")[0] == 0.0 and set(FIGURES) == set(card.figures)
+    one_subject = int((kinds != "pair").sum())
+    assert card.mean("row") == card.mean("column") == (1.0, one_subject)
+    assert set(kinds[np.isnan(card.figures["column"])]) == {"pair"}
+
+
+def test_row_and_column_are_read_apart():
+    """A subject drawn in the instructed row but another column scores the row and not the column."""
+    case = next(case for case in draw_split(60, "held_out", seed=3) if case.instruction.kind == "place")
+    row, column = case.target_poses[0].position.split(" ")
+    moved = replace(case, target_poses=(replace(case.target_poses[0], position=f"{row} {_other(COLUMNS, column)}"),))
+    scores = score_case(render_case(moved)[1], case)
+    assert scores["row"] == 1.0 and scores["column"] == 0.0 and scores["instruction"] == 0.0
+
+
+def _other(names, name: str) -> str:
+    return next(other for other in names if other != name)
 
 
 def test_case_noise_depends_on_the_case_alone():

@@ -4,7 +4,9 @@ figure exact and kept per case: two setups run on the same cases with the same n
 Figures: ``instruction`` (ground, count, place and turn all right), ``orientation``, coarse identity
 (``shape``, ``palette`` in order), ``mid`` and ``fine`` bit accuracy (chance 0.5), ``copy`` (the reference's
 turn shown where another was asked), ``open_distance`` (degrees from the reference's turn where the turn was
-left open), ``leak`` (two subjects: the share of differing coarse attributes shown with the other's value).
+left open), ``leak`` (two subjects: the share of differing coarse attributes shown with the other's value), ``row``
+and ``column`` (one subject: each axis of its place on its own, which tells a model that reads one axis's words
+from one that reads both).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from .domain.scoring import score_case
 from ..region_binding import Region
 from ..schedule import StageSchedule
 
-FIGURES = ("instruction", "orientation", "shape", "palette", "mid", "fine", "copy", "open_distance", "leak")
-BINARY = ("instruction", "orientation", "shape", "copy")
+FIGURES = ("instruction", "orientation", "shape", "palette", "mid", "fine", "copy", "open_distance", "leak", "row",
+           "column")
+BINARY = ("instruction", "orientation", "shape", "copy", "row", "column")
 """Figures that are 0 or 1 per case (compared by McNemar); the others are graded (paired bootstrap)."""
 
 

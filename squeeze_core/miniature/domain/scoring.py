@@ -33,7 +33,8 @@ def _leak(readings: list[SubjectReading | None], case: Case) -> float | None:
 
 
 def score_case(image: np.ndarray, case: Case) -> dict[str, float]:
-    """Figures of one result; ``copy``, ``open_distance`` and ``leak`` only where the case defines them."""
+    """Figures of one result; ``copy``, ``open_distance``, ``leak``, and ``row`` and ``column`` (where the largest
+    subject of a one-subject case sits, each axis on its own) only where the case defines them."""
     picture = read_picture(image)
     by_position = {reading.position: reading for reading in picture.subjects}
     readings = [by_position.get(pose.position) for pose in case.target_poses]
@@ -55,6 +56,10 @@ def score_case(image: np.ndarray, case: Case) -> dict[str, float]:
         scores["copy"] = float(shown.quarter_turns == reference_turns)
     if case.instruction.kind == "open" and shown is not None:
         scores["open_distance"] = _turn_distance(shown.quarter_turns, reference_turns)
+    if len(case.subjects) == 1 and picture.subjects:
+        shown_row, shown_column = picture.subjects[0].position.split(" ")
+        row, column = case.target_poses[0].position.split(" ")
+        scores["row"], scores["column"] = float(shown_row == row), float(shown_column == column)
     if case.instruction.kind == "pair":
         leak = _leak(readings, case)
         if leak is not None:
