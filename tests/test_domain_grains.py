@@ -107,10 +107,10 @@ def test_the_reference_command_draws_the_subject_it_is_given(tmp_path):
 
     out = tmp_path / "subject.png"
     main(["reference", "--shape", "tee", "--primary", "red", "--secondary", "cyan", "--mid", "9", "--fine", "1234",
-          "--position", "top left", "--turn", "turned left", "--ground", "sky", "--out", str(out)])
-    pose = Pose("top left", 3)
+          "--position", "top west", "--turn", "turned left", "--ground", "sky", "--out", str(out)])
+    pose = Pose("top west", 3)
     drawn = Case((Subject("tee", "red", "cyan", 9, 1234),), (pose,), ("sky",),
-                 Instruction("place", "sky", "top left", 3), (pose,))
+                 Instruction("place", "sky", "top west", 3), (pose,))
     scores = score_case(np.asarray(Image.open(out).convert("RGB")), drawn)
     assert all(scores[name] == 1.0 for name in ("instruction", "shape", "palette", "mid", "fine")), scores
     other = replace(drawn, subjects=(Subject("tee", "red", "cyan", 9, 1234 ^ 0xFF),))

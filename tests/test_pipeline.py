@@ -28,7 +28,7 @@ def pipe(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference():
-    return render([split_subjects()[1][0]], [Pose("middle right", 1)], "grey")[0]
+    return render([split_subjects()[1][0]], [Pose("middle east", 1)], "grey")[0]
 
 
 def _latents(pipe, reference, seed: int = 0, **options) -> torch.Tensor:

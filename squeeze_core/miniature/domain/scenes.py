@@ -20,10 +20,12 @@ from .subjects import SPRITE, Subject, subject_sprite
 
 CANVAS = 64
 ROWS = {"top": 0, "middle": 16, "bottom": 32}
-COLUMNS = {"left": 0, "centre": 16, "right": 32}
+COLUMNS = {"west": 0, "centre": 16, "east": 32}
+"""Not left and right: the turns ("turned left") use those words, and with them the tiny MLLM's instruction
+tokens carried the column so weakly that the transformer never learnt it (issue 13; README)."""
 POSITIONS = tuple(f"{row} {column}" for row in ROWS for column in COLUMNS)
-PAIR_LAYOUTS = {"top left and bottom right": ("top left", "bottom right"),
-                "top right and bottom left": ("top right", "bottom left")}
+PAIR_LAYOUTS = {"top west and bottom east": ("top west", "bottom east"),
+                "top east and bottom west": ("top east", "bottom west")}
 """Two subjects on diagonal corners: their sprites meet at one point at most, so they never merge."""
 BACKGROUNDS = {
     "white": (235, 235, 235), "grey": (128, 128, 128), "dark": (30, 30, 34), "sand": (200, 185, 150),
