@@ -79,6 +79,7 @@ def test_two_processes_train_what_one_process_trains(parts, mllm, one_process, t
 
 
 def test_a_resumed_run_equals_the_uninterrupted_one(parts, mllm, one_process, tmp_path):
+    """Cut after step 2 (with a later checkpoint cut short while written): the resumed run is the uninterrupted one."""
     out = str(tmp_path / "interrupted")
     shutil.copytree(one_process, out)
     files = RunFiles(out, "squeeze")
@@ -87,6 +88,7 @@ def test_a_resumed_run_equals_the_uninterrupted_one(parts, mllm, one_process, tm
         shutil.rmtree(path)
     with open(files.log, "a", encoding="utf-8") as handle:
         handle.write(json.dumps({"step": 5, "stage": 2, "loss": 9.0, "lr": 0.0}) + "\n")
+    os.makedirs(os.path.join(out, "checkpoints", "step-00000009.partial"))
     finished = train_dla(parts, mllm, out, "--accumulation", "2", "--resume")
     assert "steps 3-4 of 4" in finished.stderr
     assert _log(out) == _log(one_process)

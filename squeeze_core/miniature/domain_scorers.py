@@ -13,6 +13,7 @@ import random
 import numpy as np
 import torch
 
+from ..scoring.embedders import projected
 from ..seeding import seeded
 from ..tiny_models import build_tiny_tokenizer
 from .scenes import all_instructions, render_reference, render_scene
@@ -102,8 +103,7 @@ def train_instruction_scorer(folder: str | os.PathLike, steps: int = 600, batch:
         tokens = tokenizer(captions, padding=True, return_tensors="pt")
         images = model.get_image_features(pixel_values=_pixels(scenes))
         texts = model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
-        features = lambda output: output if torch.is_tensor(output) else output.pooler_output  # noqa: E731
-        return _contrastive(features(images), features(texts))
+        return _contrastive(projected(images), projected(texts))
 
     with seeded(seed + 1):
         _train(model.parameters(), loss, steps, "instruction scorer")

@@ -14,7 +14,7 @@ from ..paired import paired_bootstrap
 from .subject_scores import FIGURES
 
 
-def _row_means(path: str) -> dict[str, dict[tuple[str, str], float]]:
+def _figures_by_image(path: str) -> dict[str, dict[tuple[str, str], float]]:
     """figure -> (line, seed) -> value, from a scores.csv."""
     if not os.path.isfile(path):
         raise SqueezeError(f"no scores file at {path}: give the scores.csv evaluate-dla wrote")
@@ -26,7 +26,7 @@ def _row_means(path: str) -> dict[str, dict[tuple[str, str], float]]:
 
 def compare_scores(a: str, b: str, label_a: str = "A", label_b: str = "B") -> str:
     """A markdown table: per figure, A minus B over the images both score, paired by row."""
-    first, second = _row_means(a), _row_means(b)
+    first, second = _figures_by_image(a), _figures_by_image(b)
     lines = [f"| figure | {label_a} minus {label_b} (paired over rows) |", "|---|---|"]
     for name in FIGURES:
         shared = sorted(set(first[name]) & set(second[name]))

@@ -33,7 +33,7 @@ def _load(folder: str | os.PathLike, device: torch.device | str, part: str = "mo
     return model.to(device).eval().requires_grad_(False), processor
 
 
-def _features(output) -> torch.Tensor:
+def projected(output) -> torch.Tensor:
     """transformers 5 returns a model output whose pooler_output is the projected embedding; 4.x a tensor."""
     return output if torch.is_tensor(output) else output.pooler_output
 
@@ -82,7 +82,7 @@ class ImageTextEmbedder(ImageEmbedder):
 
     @torch.inference_mode()
     def images(self, images: list[ImageLike]) -> torch.Tensor:
-        return _unit(_features(self.model.get_image_features(pixel_values=self._pixels(images))))
+        return _unit(projected(self.model.get_image_features(pixel_values=self._pixels(images))))
 
     @torch.inference_mode()
     def texts(self, texts: list[str]) -> torch.Tensor:
@@ -91,4 +91,4 @@ class ImageTextEmbedder(ImageEmbedder):
         tokens = self.tokenizer(list(texts), padding="max_length" if "siglip" in type(self.model).__name__.lower()
                                 else True, truncation=True, max_length=limit, return_tensors="pt")
         tokens = {key: value.to(device) for key, value in tokens.items() if key in ("input_ids", "attention_mask")}
-        return _unit(_features(self.model.get_text_features(**tokens)))
+        return _unit(projected(self.model.get_text_features(**tokens)))

@@ -40,13 +40,11 @@ class SubjectScorer:
     def score(self, results: list[ImageLike], references: list[ImageLike], instruction: str,
               target: ImageLike | None = None) -> SubjectScores:
         """Each result (a frame of ``results``) against every reference, the instruction and the target."""
-        dino_results, dino_references = self.identity.images(results), self.identity.images(references)
+        dino_results = self.identity.images(results)
+        dino = (dino_results @ self.identity.images(references).T).mean(dim=1)
         clip_results = self.image_text.images(results)
-        copy_paste = None
-        if target is not None:
-            copy_paste = (dino_results @ dino_references.T).mean(dim=1) - (
-                dino_results @ self.identity.images([target]).T)[:, 0]
-        return SubjectScores(dino=(dino_results @ dino_references.T).mean(dim=1),
+        copy_paste = None if target is None else dino - (dino_results @ self.identity.images([target]).T)[:, 0]
+        return SubjectScores(dino=dino,
                              clip_i=(clip_results @ self.image_text.images(references).T).mean(dim=1),
                              clip_t=(clip_results @ self.image_text.texts([instruction]).T)[:, 0],
                              copy_paste=copy_paste)

@@ -22,9 +22,16 @@ def checkpoint_folder(out: str, step: int) -> str:
     return os.path.join(out, FOLDER, f"step-{step:08d}")
 
 
+def _complete_checkpoints(root: str) -> list[str]:
+    """The whole checkpoints under ``root``, oldest first (a ``.partial`` folder is one cut short while written)."""
+    if not os.path.isdir(root):
+        return []
+    return sorted(name for name in os.listdir(root) if name.startswith("step-") and not name.endswith(".partial"))
+
+
 def latest_checkpoint(out: str) -> str | None:
     root = os.path.join(out, FOLDER)
-    done = sorted(name for name in os.listdir(root) if name.startswith("step-")) if os.path.isdir(root) else []
+    done = _complete_checkpoints(root)
     return os.path.join(root, done[-1]) if done else None
 
 
@@ -55,9 +62,7 @@ def save_checkpoint(out: str, step: int, parameters: dict[str, torch.nn.Paramete
         json.dump({"step": step, "settings": json.loads(settings.to_json()), "optimizer": rest}, handle)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(staging, folder)
-    older = sorted(name for name in os.listdir(os.path.dirname(folder)) if name.startswith("step-")
-                   and not name.endswith(".partial"))[:-KEEP]
-    for name in older:
+    for name in _complete_checkpoints(os.path.dirname(folder))[:-KEEP]:
         shutil.rmtree(os.path.join(os.path.dirname(folder), name), ignore_errors=True)
     return folder
 
