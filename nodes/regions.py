@@ -32,6 +32,11 @@ def with_region(conditioning: list, index: int, region: Region) -> list:
     return out
 
 
+def with_regions(conditioning: list, regions: list) -> list:
+    """Every entry carrying ``regions`` (one Region or None per reference), whatever it carried before."""
+    return [[context, {**extras, REGIONS_KEY: regions}] for context, extras in conditioning]
+
+
 def conditioning_regions(conditioning: list) -> list:
     """The reference regions the first entry that has any carries (none: [])."""
     return next((extras.get(REGIONS_KEY) for _, extras in conditioning if extras.get(REGIONS_KEY)), [])

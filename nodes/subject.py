@@ -20,9 +20,9 @@ from .errors import SqueezeNodeError, node_errors
 from .images import connected_images, image_inputs
 from .input_checks import CheckedNode
 from .model_folders import SUBJECT_FOLDER
-from .regions import conditioning_regions
+from .regions import conditioning_regions, with_regions
 from .sampling import build_schedule, denoise_input, sample_stages, sampler_inputs, schedule_inputs
-from .types import DLA, MLLM, REGIONS_KEY, SUBJECT
+from .types import DLA, MLLM, SUBJECT
 
 MAX_INSTRUCTIONS = 64
 
@@ -171,7 +171,7 @@ class SqueezeSubjectBatchSampler(CheckedNode):
         for line in lines:
             positive = subject_conditioning(cls.DISPLAY, mllm, subject, line, dla)
             if regions:
-                positive = [[context, {**extras, REGIONS_KEY: regions}] for context, extras in positive]
+                positive = with_regions(positive, regions)
             for offset in range(seeds_per_instruction):
                 samples = sample_stages(model, seed + offset, steps, cfg, sampler_name, scheduler, positive,
                                         negative, latent_image, denoise, stages)
