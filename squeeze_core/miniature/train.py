@@ -23,6 +23,7 @@ from .mllm_teaching import teach_mllm
 from .shipped import MiniatureFiles
 from .spec import VARIANTS, MiniatureSpec, run_name, study_runs
 from .training_cache import encode_features, encode_latents
+from ..training.recipe import make_accelerator
 from .vae_training import refine_decoder, train_vae
 
 logger = logging.getLogger("squeeze.training")
@@ -53,14 +54,6 @@ class TrainingPlan:
         return replace(self, samples=max(64, scale(self.samples)), mllm_steps=scale(self.mllm_steps),
                        vae_steps=scale(self.vae_steps), decoder_steps=scale(self.decoder_steps),
                        stages=tuple(replace(stage, steps=scale(stage.steps)) for stage in self.stages))
-
-
-def make_accelerator():
-    from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs
-
-    return Accelerator(cpu=not torch.cuda.is_available(),
-                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
 
 
 def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(), *, variant: str = "full",

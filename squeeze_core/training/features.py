@@ -9,8 +9,6 @@ import json
 import os
 from dataclasses import replace
 
-import torch
-
 from ..features import MLLMFeatures
 from ..files.features import load_features, save_features
 from ..joint_encoder import JointEncoder

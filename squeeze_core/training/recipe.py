@@ -64,12 +64,14 @@ class RunFiles:
         return os.path.join(self.out, LOG)
 
 
-def make_accelerator(settings: TrainingSettings):
+def make_accelerator(mixed_precision: str = "no", accumulation: int = 1):
+    """The CPU when there is no GPU; DDP told that some parameters go unused in some steps (a stream dropped, a
+    stage without references). The miniature's training uses it too."""
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
-    return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=settings.mixed_precision,
-                       gradient_accumulation_steps=settings.accumulation,
+    return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed_precision,
+                       gradient_accumulation_steps=accumulation,
                        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
 
 
@@ -148,7 +150,7 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
         raise TrainingSettingsError(f"{files.out} holds checkpoints of an earlier run: pass --resume to continue "
                                     f"it, or train into a new folder")
     rows = validate_manifest(data, open_pictures=False)
-    accelerator = make_accelerator(settings)
+    accelerator = make_accelerator(settings.mixed_precision, settings.accumulation)
     if accelerator.distributed_type.name in SHARDED:
         raise TrainingSettingsError(f"train-dla runs data parallel (DDP) only: its checkpoints read whole parameters, "
                                     f"which {accelerator.distributed_type.name} shards; launch with --multi_gpu")
