@@ -48,7 +48,8 @@ class Report:
              "copy_paste": row.scores.copy_paste.__dict__} for row in self.rows]}
 
 
-def _pipeline(files: MiniatureFiles, base: MiniatureFiles, text_only: bool = False):
+def miniature_pipeline(files: MiniatureFiles, base: MiniatureFiles, text_only: bool = False):
+    """The first domain's pipeline: the transformer (and DLA, if any) of ``files`` on the MLLM and VAE of ``base``."""
     dla = files.dla if os.path.exists(files.dla) else None
     return SqueezePipeline.from_files(base.mllm, files.diffusion, base.vae, dla,
                                       vision_resolution=SHIPPED_VISION_RESOLUTION, text_only=text_only)
@@ -61,7 +62,7 @@ def run_evaluation(root: str | os.PathLike, *, cases: int = 200, steps: int = 20
     base = MiniatureFiles(os.fspath(root))
     chosen = held_out_cases(cases, seed)
     report = Report(len(chosen))
-    full = _pipeline(base, base)
+    full = miniature_pipeline(base, base)
 
     def add(name: str, pipeline: SqueezePipeline, schedule: StageSchedule, given=None) -> None:
         images = generate(pipeline, given or chosen, schedule, steps=steps, seed=seed, image_size=spec.image_size)
@@ -86,5 +87,5 @@ def run_evaluation(root: str | os.PathLike, *, cases: int = 200, steps: int = 20
         if not os.path.exists(files.diffusion):
             logger.warning("no %s run in %s: its ablation row is left out", folder, ablations)
             continue
-        add(name, _pipeline(files, base, text_only=text_only), schedule)
+        add(name, miniature_pipeline(files, base, text_only=text_only), schedule)
     return report

@@ -15,11 +15,11 @@ from ..paired import PairedResult, mcnemar, paired_bootstrap
 from ..pipeline import SqueezePipeline
 from ..scoring.subject_scores import SubjectScorer
 from ..scoring.sweep import write_scores
-from .ablation import DEFAULT_SCHEDULE
+from .ablation import DEFAULT_SCHEDULE, miniature_pipeline
 from .evaluation import generate, held_out_cases, random_references
 from .metrics import identity_kept, instruction_followed
 from .scenes import render_reference, render_scene
-from .shipped import SHIPPED, SHIPPED_VISION_RESOLUTION, MiniatureFiles
+from .shipped import SHIPPED, MiniatureFiles
 
 SIGNIFICANCE = 0.05
 
@@ -102,8 +102,7 @@ def run_scorer_agreement(out: str, scorers: MiniatureFiles = SHIPPED, *, cases: 
         train_identity_scorer(scorers.identity_scorer, steps=scorer_steps, seed=seed)
     if not os.path.isdir(scorers.instruction_scorer):
         train_instruction_scorer(scorers.instruction_scorer, steps=scorer_steps, seed=seed)
-    pipeline = SqueezePipeline.from_files(SHIPPED.mllm, SHIPPED.diffusion, SHIPPED.vae, SHIPPED.dla,
-                                          vision_resolution=SHIPPED_VISION_RESOLUTION)
+    pipeline = miniature_pipeline(SHIPPED, SHIPPED)
     pipeline.set_progress_bar_config(disable=True)
     scorer = SubjectScorer(ImageEmbedder.from_folder(scorers.identity_scorer),
                            ImageTextEmbedder.from_folder(scorers.instruction_scorer))
