@@ -145,7 +145,7 @@ def train_dla(options: argparse.Namespace) -> None:
     settings = TrainingSettings(**{field.name: getattr(options, field.name) for field in fields(TrainingSettings)})
     files = run(settings, data=options.data, mllm=options.mllm, transformer=options.transformer_model,
                 vae=options.vae, out=options.out, name=options.name, feature_cache=options.feature_cache,
-                workers=options.workers, resume=options.resume)
+                workers=options.workers, resume=options.resume, fsdp=options.fsdp)
     print(files.out)
 
 
@@ -318,6 +318,8 @@ def parser() -> argparse.ArgumentParser:
     recipe.add_argument("--feature-cache", default=None, help="cache the MLLM's encodings in this folder")
     recipe.add_argument("--workers", type=int, default=0, help="data-loader processes reading pictures")
     recipe.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    recipe.add_argument("--fsdp", action="store_true", help="split the transformer's weights, gradients and optimiser "
+                        "state across the processes of accelerate launch (FSDP) instead of copying it to each")
     _setting_arguments(recipe)
     recipe.set_defaults(handler=train_dla)
 

@@ -1,6 +1,6 @@
 """The DLA recipe (``train-dla``) on tiny random models of the real architectures and a dataset the CLI wrote:
-two processes (gloo) train what one process with the same global batch trains, a resumed run equals an
-uninterrupted one, every MLLM family (the Qwen ones and LLaVA) trains, bf16 with gradient checkpointing and the
+two processes (gloo) train what one process with the same global batch trains, with the transformer copied (DDP)
+or split (FSDP), a resumed run equals an uninterrupted one, checkpoints resume across DDP and FSDP, every MLLM family (the Qwen ones and LLaVA) trains, bf16 with gradient checkpointing and the
 feature cache run, the files it writes load in the standalone pipeline, and the full-size step benchmark runs at
 test size."""
 
@@ -41,6 +41,18 @@ def one_process(parts, mllm, tmp_path_factory) -> str:
     return out
 
 
+@pytest.fixture(scope="module")
+def two_processes(parts, mllm, tmp_path_factory) -> tuple[str, str]:
+    out = str(tmp_path_factory.mktemp("two") / "run")
+    return out, train_dla(parts, mllm, out, "--accumulation", "1", launcher=TWO_PROCESSES).stderr
+
+
+@pytest.fixture(scope="module")
+def split_transformer(parts, mllm, tmp_path_factory) -> tuple[str, str]:
+    out = str(tmp_path_factory.mktemp("fsdp") / "run")
+    return out, train_dla(parts, mllm, out, "--accumulation", "1", "--fsdp", launcher=TWO_PROCESSES).stderr
+
+
 def _log(out: str) -> list[dict]:
     with open(os.path.join(out, "log.jsonl"), encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
@@ -65,10 +77,7 @@ def test_the_run_logs_each_step_of_both_stages_and_trains_the_dla_and_the_lora(o
     load_dla(RunFiles(one_process, "squeeze").dla, mllm_hidden_size=32, mllm_num_layers=4)
 
 
-def test_two_processes_train_what_one_process_trains(parts, mllm, one_process, tmp_path):
-    out = str(tmp_path / "two")
-    finished = train_dla(parts, mllm, out, "--accumulation", "1", launcher=TWO_PROCESSES)
-    assert "on 2 process(es)" in finished.stderr
+def _assert_trains_what_one_process_trains(one_process: str, out: str) -> None:
     one, two = _log(one_process), _log(out)
     assert [entry["step"] for entry in two] == [1, 2, 3, 4]
     for a, b in zip(one, two):
@@ -78,10 +87,10 @@ def test_two_processes_train_what_one_process_trains(parts, mllm, one_process, t
     assert worst <= 1e-4, f"two processes moved a weight {worst} away from one process"
 
 
-def test_a_resumed_run_equals_the_uninterrupted_one(parts, mllm, one_process, tmp_path):
-    """Cut after step 2 (with a later checkpoint cut short while written): the resumed run is the uninterrupted one."""
-    out = str(tmp_path / "interrupted")
-    shutil.copytree(one_process, out)
+def _cut_after_step_2(run: str, out: str) -> str:
+    """A copy of ``run`` as an interruption after step 2 leaves it, with a later checkpoint cut short while written
+    and a log line past the checkpoint."""
+    shutil.copytree(run, out)
     files = RunFiles(out, "squeeze")
     for path in (os.path.join(out, "checkpoints", "step-00000004"), os.path.dirname(files.dla),
                  os.path.dirname(files.lora)):
@@ -89,6 +98,41 @@ def test_a_resumed_run_equals_the_uninterrupted_one(parts, mllm, one_process, tm
     with open(files.log, "a", encoding="utf-8") as handle:
         handle.write(json.dumps({"step": 5, "stage": 2, "loss": 9.0, "lr": 0.0}) + "\n")
     os.makedirs(os.path.join(out, "checkpoints", "step-00000009.partial"))
+    return out
+
+
+def test_two_processes_train_what_one_process_trains(one_process, two_processes):
+    out, log = two_processes
+    assert "on 2 process(es)" in log and "split by FSDP" not in log
+    _assert_trains_what_one_process_trains(one_process, out)
+
+
+def test_fsdp_over_two_processes_trains_what_one_process_trains(one_process, split_transformer):
+    out, log = split_transformer
+    assert "split by FSDP) on 2 process(es)" in log
+    _assert_trains_what_one_process_trains(one_process, out)
+
+
+@pytest.mark.parametrize("written, resumed", [("split", "copied"), ("copied", "split")])
+def test_a_checkpoint_resumes_across_fsdp_and_ddp(parts, mllm, one_process, two_processes, split_transformer,
+                                                   written, resumed, tmp_path):
+    """Checkpoints hold whole tensors: one written with the transformer split resumes with it copied, and back."""
+    run = (split_transformer if written == "split" else two_processes)[0]
+    out = _cut_after_step_2(run, str(tmp_path / "interrupted"))
+    split = ("--fsdp",) if resumed == "split" else ()
+    finished = train_dla(parts, mllm, out, "--accumulation", "1", "--resume", *split, launcher=TWO_PROCESSES)
+    assert "steps 3-4 of 4" in finished.stderr
+    _assert_trains_what_one_process_trains(one_process, out)
+
+
+def test_fsdp_in_one_process_is_refused_with_the_launch_command(parts, mllm, tmp_path):
+    alone = train_dla(parts, mllm, str(tmp_path / "run"), "--fsdp", check=False)
+    assert alone.returncode != 0 and "accelerate launch --multi_gpu --num_processes N" in alone.stderr
+
+
+def test_a_resumed_run_equals_the_uninterrupted_one(parts, mllm, one_process, tmp_path):
+    """Cut after step 2: the resumed run is the uninterrupted one, bit for bit."""
+    out = _cut_after_step_2(one_process, str(tmp_path / "interrupted"))
     finished = train_dla(parts, mllm, out, "--accumulation", "2", "--resume")
     assert "steps 3-4 of 4" in finished.stderr
     assert _log(out) == _log(one_process)

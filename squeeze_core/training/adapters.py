@@ -8,6 +8,7 @@ import torch
 from ..files.lora import LoRAPairs
 from ..seeding import seeded
 from .settings import TrainingSettings
+from .sharding import whole
 
 ADAPTER = "default"
 
@@ -34,11 +35,12 @@ def prepare_transformer(transformer: torch.nn.Module, settings: TrainingSettings
 
 
 def lora_pairs(transformer: torch.nn.Module) -> LoRAPairs:
-    """Each LoRA-wrapped linear's (down, up), peft's scale folded into up."""
+    """Each LoRA-wrapped linear's (down, up), peft's scale folded into up; gathered where FSDP splits them (so
+    every process calls it)."""
     pairs = {}
     for name, module in transformer.named_modules():
         if hasattr(module, "lora_A") and ADAPTER in getattr(module, "lora_A", {}):
-            down = module.lora_A[ADAPTER].weight.detach().float().cpu()
-            up = module.lora_B[ADAPTER].weight.detach().float().cpu() * module.scaling[ADAPTER]
+            down = whole(module.lora_A[ADAPTER].weight.detach()).float().cpu()
+            up = whole(module.lora_B[ADAPTER].weight.detach()).float().cpu() * module.scaling[ADAPTER]
             pairs[name] = (down, up)
     return pairs

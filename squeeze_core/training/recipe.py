@@ -31,13 +31,15 @@ from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .features import SampleFeatures
 from .samples import SampleDraw, TrainingSamples, draw_sample
 from .settings import TrainingSettings, TrainingSettingsError
+from .sharding import clip_gradient_norm, gathered, set_gradient_sync, shard_transformer
 
 logger = logging.getLogger("squeeze.training")
 LATENT_MULTIPLE = 16
 """Pixels per side step of a Qwen-Image latent's 2x2 token patches."""
 LOG = "log.jsonl"
 SHARDED = ("FSDP", "DEEPSPEED", "MEGATRON_LM")
-"""Distributed types that split parameters between processes."""
+"""accelerate's distributed types that split parameters between processes (train-dla splits the transformer
+itself, with --fsdp)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Recipe:
     """The parts of a run and the loss of one sample under them."""
 
     def __init__(self, accelerator, settings: TrainingSettings, data: str, mllm: str, transformer: str, vae: str,
-                 feature_cache: str | None):
+                 feature_cache: str | None, fsdp: bool = False):
         self.accelerator, self.settings = accelerator, settings
         device = accelerator.device
         frozen_dtype = torch.bfloat16 if settings.mixed_precision == "bf16" else torch.float32
@@ -92,6 +94,8 @@ class Recipe:
         if self.transformer_dtype != torch.float32:
             base.to(self.transformer_dtype)
         self.transformer = prepare_transformer(base.to(device), settings)
+        if fsdp:
+            shard_transformer(self.transformer, device, settings.mixed_precision)
         self.vae = load_vae(vae).to(device)
         self.vae_encoder = diffusers_vae_encoder(self.vae)
         layers = self.encoder.resolve_layers(settings.layers)
@@ -107,6 +111,15 @@ class Recipe:
         named.update({f"transformer.{name}": parameter for name, parameter in self.transformer.named_parameters()
                       if parameter.requires_grad})
         return named
+
+    @staticmethod
+    def parameter_groups(parameters: dict[str, torch.nn.Parameter]) -> list[dict]:
+        """The DLA's parameters and the transformer's in separate optimiser groups, the same with or without FSDP:
+        the multi-tensor AdamW (the default on GPUs, chosen everywhere here so CPUs run the same code) updates a
+        group together and cannot mix FSDP's split tensors with whole ones."""
+        groups = [[parameter for name, parameter in parameters.items() if name.startswith(prefix)]
+                  for prefix in ("dla.", "transformer.")]
+        return [{"params": group} for group in groups if group]
 
     def latents(self, picture: torch.Tensor) -> torch.Tensor:
         """Normalised [1, C, h, w] latents of a uint8 [3, H, W] picture at the run's resolution."""
@@ -142,9 +155,10 @@ def flow_matching_loss(transformer: torch.nn.Module, context: AggregatedContext,
 
 def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: str, vae: str, out: str,
               name: str = "squeeze", feature_cache: str | None = None, workers: int = 0,
-              resume: bool = False) -> RunFiles:
+              resume: bool = False, fsdp: bool = False) -> RunFiles:
     """Train into ``out`` and write the DLA and LoRA (or transformer) files; ``resume`` continues from the
-    newest checkpoint there. Run it as is on one device, or under ``accelerate launch`` on many."""
+    newest checkpoint there. Run it as is on one device, or under ``accelerate launch`` on many; ``fsdp`` splits
+    the transformer across those processes instead of copying it to each."""
     files = RunFiles(os.fspath(out), name)
     if not resume and latest_checkpoint(files.out) is not None:
         raise TrainingSettingsError(f"{files.out} holds checkpoints of an earlier run: pass --resume to continue "
@@ -152,16 +166,16 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
     rows = validate_manifest(data, open_pictures=False)
     accelerator = make_accelerator(settings.mixed_precision, settings.accumulation)
     if accelerator.distributed_type.name in SHARDED:
-        raise TrainingSettingsError(f"train-dla runs data parallel (DDP) only: its checkpoints read whole parameters, "
-                                    f"which {accelerator.distributed_type.name} shards; launch with --multi_gpu")
-    recipe = Recipe(accelerator, settings, data, mllm, transformer, vae, feature_cache)
+        raise TrainingSettingsError(f"train-dla splits the transformer itself: launch with --multi_gpu and pass "
+                                    f"--fsdp, rather than accelerate's {accelerator.distributed_type.name}")
+    recipe = Recipe(accelerator, settings, data, mllm, transformer, vae, feature_cache, fsdp)
     parameters = recipe.trained_parameters()
-    optimizer = torch.optim.AdamW(list(parameters.values()), lr=settings.learning_rate,
-                                  weight_decay=settings.weight_decay)
-    wrapped = [recipe.dla] + ([recipe.transformer] if settings.transformer != "frozen" else [])
+    optimizer = torch.optim.AdamW(recipe.parameter_groups(parameters), lr=settings.learning_rate,
+                                  weight_decay=settings.weight_decay, foreach=True)
+    wrapped = [recipe.dla] + ([recipe.transformer] if settings.transformer != "frozen" and not fsdp else [])
     prepared = accelerator.prepare(*wrapped, optimizer)
     dla, optimizer = prepared[0], prepared[-1]
-    transformer = prepared[1] if settings.transformer != "frozen" else recipe.transformer
+    transformer = prepared[1] if len(wrapped) > 1 else recipe.transformer
     start = 0
     checkpoint = latest_checkpoint(files.out) if resume else None
     if checkpoint is not None:
@@ -169,9 +183,9 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
     if accelerator.is_main_process:
         os.makedirs(files.out, exist_ok=True)
         _truncate_log(files.log, start)
-    logger.info("training a DLA (%s transformer) on %d process(es), %s, %d rows, steps %d-%d of %d",
-                settings.transformer, accelerator.num_processes, accelerator.device, rows, start + 1, settings.steps,
-                settings.steps)
+    logger.info("training a DLA (%s transformer%s) on %d process(es), %s, %d rows, steps %d-%d of %d",
+                settings.transformer, ", split by FSDP" if fsdp else "", accelerator.num_processes,
+                accelerator.device, rows, start + 1, settings.steps, settings.steps)
     samples = iter(torch.utils.data.DataLoader(
         TrainingSamples(data, accelerator.process_index, accelerator.num_processes, settings.accumulation, start),
         batch_size=None, num_workers=workers))
@@ -188,10 +202,11 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
         total = torch.zeros((), device=accelerator.device)
         for _ in range(settings.accumulation):
             with accelerator.accumulate(*wrapped):
+                set_gradient_sync(transformer, accelerator.sync_gradients)
                 value = recipe.loss(next(samples), step, transformer, dla)
                 accelerator.backward(value)
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(list(parameters.values()), settings.max_grad_norm)
+                    clip_gradient_norm(parameters.values(), settings.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             total += value.detach()
@@ -202,30 +217,32 @@ def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: 
             progress.set_postfix(loss=f"{loss:.4f}", lr=f"{rate:.2e}")
         progress.update()
         done = step + 1
-        if accelerator.is_main_process and (done % settings.checkpoint_every == 0 or done == settings.stage1_steps
-                                            or done == settings.steps):
-            save_checkpoint(files.out, done, parameters, optimizer, settings)
+        if done % settings.checkpoint_every == 0 or done == settings.stage1_steps or done == settings.steps:
+            save_checkpoint(files.out, done, parameters, optimizer, settings, write=accelerator.is_main_process)
         accelerator.wait_for_everyone()
     progress.close()
-    if accelerator.is_main_process:
-        _write_outputs(recipe, files, settings)
+    _write_outputs(recipe, files, settings, write=accelerator.is_main_process)
     accelerator.wait_for_everyone()
     logger.info("trained %d steps in %.1f min; wrote %s", settings.steps - start, (time.perf_counter() - started) / 60,
                 files.out)
     return files
 
 
-def _write_outputs(recipe: Recipe, files: RunFiles, settings: TrainingSettings) -> None:
+def _write_outputs(recipe: Recipe, files: RunFiles, settings: TrainingSettings, write: bool) -> None:
+    """Every process gathers what FSDP split; the one with ``write`` writes."""
+    pairs = lora_pairs(recipe.transformer) if settings.transformer == "lora" else None
+    weights = gathered(recipe.transformer.state_dict().items(), write) if settings.transformer == "full" else None
+    if not write:
+        return
     os.makedirs(os.path.dirname(files.dla), exist_ok=True)
     save_dla(recipe.dla, files.dla)
-    if settings.transformer == "lora":
+    if pairs is not None:
         os.makedirs(os.path.dirname(files.lora), exist_ok=True)
-        save_lora(lora_pairs(recipe.transformer), files.lora,
-                  {"rank": settings.lora_rank, "targets": list(settings.lora_targets), "steps": settings.steps,
-                   "dla": os.path.basename(files.dla)})
-    elif settings.transformer == "full":
+        save_lora(pairs, files.lora, {"rank": settings.lora_rank, "targets": list(settings.lora_targets),
+                                      "steps": settings.steps, "dla": os.path.basename(files.dla)})
+    if weights is not None:
         os.makedirs(os.path.dirname(files.diffusion_model), exist_ok=True)
-        save_diffusion_model(recipe.transformer.state_dict(), recipe.transformer_config, files.diffusion_model)
+        save_diffusion_model(weights, recipe.transformer_config, files.diffusion_model)
 
 
 def _append_log(path: str, entry: dict) -> None:
