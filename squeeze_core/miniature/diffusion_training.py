@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import torch
 
 from ..dla import DualLayerAggregator, base_conditioning
-from ..denoiser import predict_velocity
-from ..flow_matching import noised, sample_sigmas, velocity_target
-from ..latent_packing import pack_latents, token_grid, unpack_latents
+from ..flow_matching import sample_sigmas
 from ..schedule import StageWeights
-from ..stage_conditioning import weighted_conditioning
+from ..training.objective import velocity_errors
+from ..training.settings import RecipeStage
 from .case_data import CaseData
 from .loop import grouped_batch_indices, train
 from .training_cache import FeatureCache, LatentCache
@@ -26,13 +25,9 @@ LATENT_SCALE = 8
 
 
 @dataclass(frozen=True)
-class Stage:
-    name: str
-    steps: int
-    reference_rate: float
-    """Share of batches in which a reference's tokens are seen (drawn for each reference)."""
-    semantic_drop_rate: float
-    """Share of batches whose context loses the MLLM's image tokens."""
+class Stage(RecipeStage):
+    """A recipe stage drawn per batch rather than per sample, with the miniature's batch training settings."""
+
     learning_rate: float = 1e-3
     batch: int = 32
     ema_decay: float = 0.999
@@ -45,8 +40,6 @@ def train_stage(accelerator, transformer: torch.nn.Module, dla: DualLayerAggrega
     generator = torch.Generator().manual_seed(seed * 7919 + accelerator.process_index)
     choices = random.Random(f"{stage.name}-{seed}-{accelerator.process_index}")
     device = accelerator.device
-    height, width = latents.targets.shape[-2:]
-    grid = token_grid(height, width)
     detail = data.detail_weights(LATENT_SCALE, stage.detail_weight)
 
     def loss(indices: torch.Tensor, step: int, modules: list[torch.nn.Module]) -> torch.Tensor:
@@ -54,17 +47,13 @@ def train_stage(accelerator, transformer: torch.nn.Module, dla: DualLayerAggrega
         count = int(data.reference_counts[indices[0]])
         batch_features = features.batch(indices, count, device)
         context = modules[1](batch_features) if len(modules) > 1 else base_conditioning(batch_features)
-        weights = StageWeights(semantic=0.0 if choices.random() < stage.semantic_drop_rate else 1.0,
-                               identity=tuple(float(choices.random() < stage.reference_rate) for _ in range(count)))
+        drop_image_tokens, kept = stage.draw_streams(choices.random, count)
+        weights = StageWeights(semantic=0.0 if drop_image_tokens else 1.0, identity=tuple(map(float, kept)))
         clean = latents.targets[indices].to(device)
         noise = torch.randn(clean.shape, generator=generator).to(device)
         sigma = sample_sigmas(len(indices), generator).to(device)
-        tokens = pack_latents(noised(clean, noise, sigma))
-        references = [pack_latents(latents.references[indices, slot].to(device)) for slot in range(count)]
-        condition = weighted_conditioning(context.context, context.attention_mask, context.roles, references,
-                                          [grid] * count, weights, grid)
-        predicted = unpack_latents(predict_velocity(model, tokens, condition, sigma, grid), height, width)
-        error = (predicted - velocity_target(clean, noise)).square().mean(dim=1)
+        references = [latents.references[indices, slot].to(device) for slot in range(count)]
+        error = velocity_errors(model, context, clean, noise, sigma, references, weights).mean(dim=1)
         return (error * detail[indices].to(device)).sum() / detail[indices].sum()
 
     modules = [transformer] if dla is None else [transformer, dla]

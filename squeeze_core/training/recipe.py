@@ -14,21 +14,18 @@ from dataclasses import dataclass
 
 import torch
 
-from ..denoiser import predict_velocity
 from ..diffusion_config import DiffusionModelConfig
 from ..dla import AggregatedContext, DLAConfig, DualLayerAggregator
 from ..files import load_diffusion_model, load_vae, save_diffusion_model, save_dla, save_lora
-from ..flow_matching import noised, velocity_target
 from ..identity import diffusers_vae_encoder, encode_identity
 from ..joint_encoder import JointEncoder
-from ..latent_packing import pack_latents, token_grid
 from ..manifest import validate_manifest
 from ..schedule import StageWeights
 from ..seeding import seeded
-from ..stage_conditioning import weighted_conditioning
 from .adapters import lora_pairs, prepare_transformer
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .features import SampleFeatures
+from .objective import velocity_errors
 from .samples import SampleDraw, TrainingSamples, draw_sample
 from .settings import TrainingSettings, TrainingSettingsError
 from .sharding import clip_gradient_norm, gathered, set_gradient_sync, shard_transformer
@@ -138,19 +135,12 @@ class Recipe:
 
 def flow_matching_loss(transformer: torch.nn.Module, context: AggregatedContext, clean: torch.Tensor,
                        references: list[torch.Tensor], draw: SampleDraw, dtype: torch.dtype, autocast) -> torch.Tensor:
-    """One sample's velocity error: ``clean`` [1, C, h, w] target latents, the kept references' latents, the
+    """One sample's mean velocity error: ``clean`` [1, C, h, w] target latents, the kept references' latents, the
     context the DLA gave; ``autocast`` is the context manager the forward pass runs under."""
     noise = torch.randn(clean.shape, generator=draw.generator).to(clean.device)
-    sigma = draw.sigma.to(clean.device)
-    grid = token_grid(*clean.shape[-2:])
     weights = StageWeights(semantic=0.0 if draw.drop_image_tokens else 1.0, identity=(1.0,) * len(references))
-    condition = weighted_conditioning(context.context.to(dtype), context.attention_mask, context.roles,
-                                      [pack_latents(latent).to(dtype) for latent in references],
-                                      [token_grid(*latent.shape[-2:]) for latent in references], weights, grid)
-    with autocast():
-        predicted = predict_velocity(transformer, pack_latents(noised(clean, noise, sigma)).to(dtype), condition,
-                                     sigma, grid)
-    return (predicted.float() - pack_latents(velocity_target(clean, noise))).square().mean()
+    return velocity_errors(transformer, context, clean, noise, draw.sigma.to(clean.device), references, weights,
+                           dtype, autocast).mean()
 
 
 def train_dla(settings: TrainingSettings, *, data: str, mllm: str, transformer: str, vae: str, out: str,

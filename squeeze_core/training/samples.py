@@ -53,7 +53,6 @@ class SampleDraw:
 def draw_sample(settings: TrainingSettings, stage: RecipeStage, position: int, references: int) -> SampleDraw:
     choices = random.Random(f"{settings.seed}:{position}")
     generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + position)
-    return SampleDraw(drop_instruction=choices.random() < settings.instruction_drop_rate,
-                      drop_image_tokens=choices.random() < stage.semantic_drop_rate,
-                      kept_references=tuple(choices.random() < stage.reference_rate for _ in range(references)),
-                      sigma=sample_sigmas(1, generator), generator=generator)
+    drop_instruction = choices.random() < settings.instruction_drop_rate
+    drop_image_tokens, kept_references = stage.draw_streams(choices.random, references)
+    return SampleDraw(drop_instruction, drop_image_tokens, kept_references, sample_sigmas(1, generator), generator)

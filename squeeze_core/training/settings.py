@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from typing import Callable
 
 from ..errors import SqueezeError
 
@@ -27,6 +28,11 @@ class RecipeStage:
     """Share of samples whose reference VAE latents the transformer sees (drawn per reference)."""
     semantic_drop_rate: float
     """Share of samples whose context loses the MLLM's image tokens, so every phase of a schedule is trained."""
+
+    def draw_streams(self, uniform: Callable[[], float], references: int) -> tuple[bool, tuple[bool, ...]]:
+        """Whether a sample (or batch) loses the MLLM's image tokens, and which of its references it keeps, drawn in
+        that order from ``uniform`` (0..1)."""
+        return uniform() < self.semantic_drop_rate, tuple(uniform() < self.reference_rate for _ in range(references))
 
 
 @dataclass(frozen=True)
