@@ -81,21 +81,21 @@ def split_like(full: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def clip_gradient_norm(parameters: Iterable[torch.nn.Parameter], max_norm: float) -> float:
     """Scale the gradients to a total 2-norm of at most ``max_norm``, counting each split gradient's parts once
-    (one all-reduce); the norm before scaling."""
+    (one all-reduce, one device sync); the norm before scaling."""
     gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
     split = [gradient for gradient in gradients if isinstance(gradient, _dtensor())]
     local = [gradient for gradient in gradients if not isinstance(gradient, _dtensor())]
     squares = torch.zeros((), dtype=torch.float64)
     if split:
-        parts = torch.stack([gradient.to_local().double().square().sum() for gradient in split])
-        parts = parts.sum().reshape(1)
+        parts = torch.stack([gradient.to_local().double().square().sum() for gradient in split]).sum().reshape(1)
         dist.all_reduce(parts)
         squares = squares + parts.cpu()[0]
-    for gradient in local:
-        squares = squares + gradient.double().square().sum().cpu()
+    if local:
+        squares = squares + torch.stack([gradient.double().square().sum() for gradient in local]).sum().cpu()
     norm = math.sqrt(float(squares))
     scale = min(1.0, max_norm / (norm + 1e-6))
     if scale < 1.0:
-        for gradient in gradients:
-            gradient.mul_(scale)
+        for group in (split, local):
+            if group:
+                torch._foreach_mul_(group, scale)
     return norm
