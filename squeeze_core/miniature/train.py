@@ -96,10 +96,10 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     for number, stage in enumerate(stages, start=1):
         transformer, dla = train_stage(accelerator, transformer, dla, data, features, latents, stage, seed=spec.seed)
         if checkpoints is not None and number < len(stages) and accelerator.is_main_process:
-            _save_denoiser(MiniatureFiles(os.path.join(os.fspath(checkpoints), f"stage_{number}")), transformer,
+            save_denoiser(MiniatureFiles(os.path.join(os.fspath(checkpoints), f"stage_{number}")), transformer,
                            dla, spec)
     if accelerator.is_main_process:
-        _save_denoiser(files, transformer, dla, spec)
+        save_denoiser(files, transformer, dla, spec)
     accelerator.wait_for_everyone()
     logger.info("trained the %s miniature in %.1f min", variant, (time.perf_counter() - started) / 60)
     return files
@@ -120,7 +120,7 @@ def train_study(root: str | os.PathLike, seeds: int = 3, plan: TrainingPlan = Tr
     return trained
 
 
-def _save_denoiser(files: MiniatureFiles, transformer: torch.nn.Module, dla: DualLayerAggregator | None,
+def save_denoiser(files: MiniatureFiles, transformer: torch.nn.Module, dla: DualLayerAggregator | None,
                    spec: MiniatureSpec) -> None:
     """The DLA first: a run whose transformer file exists is complete."""
     if dla is not None:

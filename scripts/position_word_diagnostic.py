@@ -1,0 +1,138 @@
+"""Issue 13: the miniature's transformer places its subject in the instructed row more often than in the instructed
+column. Is it the column words or the horizontal axis?
+
+    python scripts/position_word_diagnostic.py probe RUN
+        linear probes (ridge, one against the rest, 2/3 of the cases fit, 1/3 tested) of the instructed row and
+        column from each MLLM layer's mean over the instruction tokens, and from the DLA's context (its mean, and its
+        first instruction tokens side by side), on held-out place and open cases
+    python scripts/position_word_diagnostic.py transposed RUN STAGE_1 OUT
+        stage 1 again with RUN's MLLM and VAE, the same steps and seed, on every training target transposed (the row
+        word then sets the horizontal place, the column word the vertical one) into OUT; then the scorecard of OUT,
+        each result transposed back, paired against STAGE_1 (RUN's own stage-1 model) on the same cases and noise
+
+RUN and STAGE_1 are folders ``train --out`` and ``train --checkpoints`` wrote (``stage_1`` inside the latter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from squeeze_core.denoiser import build_transformer  # noqa: E402
+from squeeze_core.dla import DualLayerAggregator  # noqa: E402
+from squeeze_core.features import TokenRole  # noqa: E402
+from squeeze_core.files import load_dla, load_vae  # noqa: E402
+from squeeze_core.joint_encoder import JointEncoder  # noqa: E402
+from squeeze_core.miniature.case_data import CaseData, draw_split  # noqa: E402
+from squeeze_core.miniature.diffusion_training import train_stage  # noqa: E402
+from squeeze_core.miniature.domain.scenes import COLUMNS, ROWS  # noqa: E402
+from squeeze_core.miniature.scorecard import Scorecard, generate  # noqa: E402
+from squeeze_core.miniature.shipped import MiniatureFiles  # noqa: E402
+from squeeze_core.miniature.spec import MiniatureSpec  # noqa: E402
+from squeeze_core.miniature.study import SCHEDULES, compare  # noqa: E402
+from squeeze_core.miniature.train import TrainingPlan, make_accelerator, save_denoiser  # noqa: E402
+from squeeze_core.miniature.training_cache import encode_features, encode_latents  # noqa: E402
+from squeeze_core.pipeline import SqueezePipeline  # noqa: E402
+from squeeze_core.seeding import seeded  # noqa: E402
+
+SPEC = MiniatureSpec()
+CASES = 200
+"""Held-out cases of the scorecard (its one-subject ones give row and column)."""
+
+
+def _encoder(files: MiniatureFiles) -> JointEncoder:
+    return JointEncoder.from_folder(files.mllm, vision_pixel_budget=SPEC.vision_resolution**2)
+
+
+def _probe_accuracy(x: torch.Tensor, labels: torch.Tensor) -> float:
+    fit = 2 * len(labels) // 3
+    x = (x - x[:fit].mean(0)) / (x[:fit].std(0) + 1e-6)
+    x = torch.cat([x, torch.ones(len(x), 1)], 1).double()
+    targets = torch.nn.functional.one_hot(labels, 3).double()
+    gram = x[:fit].T @ x[:fit] + torch.eye(x.shape[1], dtype=x.dtype)
+    weights = torch.linalg.solve(gram, x[:fit].T @ targets[:fit])
+    return float(((x[fit:] @ weights).argmax(1) == labels[fit:]).double().mean())
+
+
+def probe(run: str) -> None:
+    files = MiniatureFiles(run)
+    cases = [case for case in draw_split(900, "held_out") if case.instruction.kind in ("place", "open")]
+    features = encode_features(_encoder(files), CaseData(cases)).batch(torch.arange(len(cases)), 1)
+    with torch.no_grad():
+        context = load_dla(files.dla)(features)
+    words = [case.target_poses[0].position.split(" ") for case in cases]
+    labels = {"row": torch.tensor([list(ROWS).index(row) for row, _ in words]),
+              "column": torch.tensor([list(COLUMNS).index(column) for _, column in words])}
+    instruction = features.roles == TokenRole.TEXT
+    views = {f"MLLM layer {layer}, mean": (features.hidden_states[k] * instruction[..., None]).sum(1)
+             / instruction.sum(1, keepdim=True) for k, layer in enumerate(features.layer_indices)}
+    text = context.roles == TokenRole.TEXT
+    views["DLA context, mean"] = (context.context * text[..., None]).sum(1) / text.sum(1, keepdim=True)
+    first = int(text.sum(1).min())
+    views[f"DLA context, first {first} tokens"] = torch.stack(
+        [row[keep][:first].flatten() for row, keep in zip(context.context, text)])
+    print(f"{len(cases)} held-out place/open cases, {len(cases) - 2 * len(cases) // 3} tested")
+    for name, x in views.items():
+        print(f"{name:32s} row {_probe_accuracy(x, labels['row']):.3f}  column "
+              f"{_probe_accuracy(x, labels['column']):.3f}")
+
+
+def _train_transposed(run: str, out: str) -> None:
+    source, files, plan = MiniatureFiles(run), MiniatureFiles(out), TrainingPlan()
+    shutil.copytree(source.mllm, files.mllm, dirs_exist_ok=True)
+    os.makedirs(os.path.dirname(files.vae), exist_ok=True)
+    shutil.copy(source.vae, files.vae)
+    data = CaseData(draw_split(plan.samples, "train", SPEC.seed), plan.unconditional_rate, SPEC.seed)
+    data.targets = data.targets.transpose(-1, -2).contiguous()
+    features, latents = encode_features(_encoder(files), data), encode_latents(load_vae(files.vae), data)
+    transformer = build_transformer(SPEC.diffusion, seed=SPEC.seed)
+    with seeded(SPEC.seed + 1):
+        dla = DualLayerAggregator(SPEC.dla_config())
+    transformer, dla = train_stage(make_accelerator(), transformer, dla, data, features, latents, plan.stages[0],
+                                   seed=SPEC.seed)
+    save_denoiser(files, transformer, dla, SPEC)
+
+
+def _scorecard(files: MiniatureFiles, data: CaseData, transposed: bool) -> Scorecard:
+    pipeline = SqueezePipeline.from_files(files.mllm, files.diffusion, files.vae, files.dla,
+                                          vision_resolution=SPEC.vision_resolution)
+    pipeline.set_progress_bar_config(disable=True)
+    images = generate(pipeline, data, SCHEDULES["MLLM only"], guidance=2.5)
+    return Scorecard.of(np.ascontiguousarray(images.transpose(0, 2, 1, 3)) if transposed else images, data.cases)
+
+
+def transposed(run: str, stage_1: str, out: str) -> None:
+    if not os.path.exists(MiniatureFiles(out).diffusion):
+        _train_transposed(run, out)
+    data = CaseData(draw_split(CASES, "held_out"))
+    plain, turned = _scorecard(MiniatureFiles(stage_1), data, False), _scorecard(MiniatureFiles(out), data, True)
+    for figure, axis in (("row", "vertical"), ("column", "horizontal")):
+        result = compare(plain, turned, figure)
+        print(f"{figure} word: plain (sets the {axis} place) {plain.mean(figure)[0]:.3f}, transposed "
+              f"{turned.mean(figure)[0]:.3f}; difference {result.difference:+.3f} [{result.low:+.3f}, "
+              f"{result.high:+.3f}], McNemar p = {result.p_value:.3g}, {result.cases} paired cases")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("probe").add_argument("run")
+    turned = commands.add_parser("transposed")
+    for name in ("run", "stage_1", "out"):
+        turned.add_argument(name)
+    options = parser.parse_args()
+    if options.command == "probe":
+        probe(options.run)
+    else:
+        transposed(options.run, options.stage_1, options.out)
+
+
+if __name__ == "__main__":
+    main()
