@@ -125,6 +125,21 @@ def test_a_checkpoint_resumes_across_fsdp_and_ddp(parts, mllm, one_process, two_
     _assert_trains_what_one_process_trains(one_process, out)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (nccl)")
+def test_on_a_gpu_fsdp_over_nccl_trains_and_resumes_what_the_copied_transformer_does(parts, mllm, tmp_path):
+    """bf16 with gradient checkpointing on one GPU: split by FSDP (one nccl process) as copied, and a copied run's
+    checkpoint resumed split."""
+    one_gpu = ("-m", "torch.distributed.run", "--nproc_per_node", "1")
+    precision = ("--mixed-precision", "bf16", "--gradient-checkpointing")
+    copied, split = str(tmp_path / "copied"), str(tmp_path / "split")
+    train_dla(parts, mllm, copied, *precision, launcher=one_gpu)
+    assert "cuda" in train_dla(parts, mllm, split, *precision, "--fsdp", launcher=one_gpu).stderr
+    resumed = _cut_after_step_2(copied, str(tmp_path / "resumed"))
+    train_dla(parts, mllm, resumed, *precision, "--fsdp", "--resume", launcher=one_gpu)
+    for out in (split, resumed):
+        _assert_trains_what_one_process_trains(copied, out)
+
+
 def test_fsdp_in_one_process_is_refused_with_the_launch_command(parts, mllm, tmp_path):
     alone = train_dla(parts, mllm, str(tmp_path / "run"), "--fsdp", check=False)
     assert alone.returncode != 0 and "accelerate launch --multi_gpu --num_processes N" in alone.stderr
