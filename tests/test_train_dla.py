@@ -113,6 +113,15 @@ def test_fsdp_over_two_processes_trains_what_one_process_trains(one_process, spl
     _assert_trains_what_one_process_trains(one_process, out)
 
 
+def test_fsdp_accumulates_gradients_over_micro_steps(parts, mllm, tmp_path):
+    """Gradient accumulation under FSDP: two processes with accumulation 2 train what one process with accumulation
+    4 trains."""
+    one, split = str(tmp_path / "one"), str(tmp_path / "split")
+    train_dla(parts, mllm, one, "--accumulation", "4")
+    train_dla(parts, mllm, split, "--accumulation", "2", "--fsdp", launcher=TWO_PROCESSES)
+    _assert_trains_what_one_process_trains(one, split)
+
+
 @pytest.mark.parametrize("written, resumed", [("split", "copied"), ("copied", "split")])
 def test_a_checkpoint_resumes_across_fsdp_and_ddp(parts, mllm, one_process, two_processes, split_transformer,
                                                    written, resumed, tmp_path):
