@@ -1,8 +1,8 @@
 """The DLA recipe (``train-dla``) on tiny random models of the real architectures and a dataset the CLI wrote:
 two processes (gloo) train what one process with the same global batch trains, with the transformer copied (DDP)
-or split (FSDP), a resumed run equals an uninterrupted one, checkpoints resume across DDP and FSDP, every MLLM family (the Qwen ones and LLaVA) trains, bf16 with gradient checkpointing and the
-feature cache run, the files it writes load in the standalone pipeline, and the full-size step benchmark runs at
-test size."""
+or split (FSDP), a resumed run equals an uninterrupted one, checkpoints resume across DDP and FSDP, every MLLM
+family (the Qwen ones and LLaVA) trains, bf16 with gradient checkpointing and the feature cache run, the files it
+writes load in the standalone pipeline, and the full-size step benchmark runs at test size."""
 
 from __future__ import annotations
 
