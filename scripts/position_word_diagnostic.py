@@ -5,12 +5,14 @@ column. Is it the column words or the horizontal axis?
         linear probes (ridge, one against the rest, 2/3 of the cases fit, 1/3 tested) of the instructed row and
         column from each MLLM layer's mean over the instruction tokens, and from the DLA's context (its mean, and its
         first instruction tokens side by side), on held-out place and open cases
-    python scripts/position_word_diagnostic.py transposed RUN STAGE_1 OUT
-        stage 1 again with RUN's MLLM and VAE, the same steps and seed, on every training target transposed (the row
-        word then sets the horizontal place, the column word the vertical one) into OUT; then the scorecard of OUT,
-        each result transposed back, paired against STAGE_1 (RUN's own stage-1 model) on the same cases and noise
+    python scripts/position_word_diagnostic.py stage1 RUN BASELINE OUT [--transposed] [--heads H]
+        stage 1 again into OUT with RUN's MLLM and VAE, the same steps and seed, changed: with ``--transposed`` every
+        training target (and its loss's code-area weights) transposed, so the row word sets the horizontal place
+        and the column word the vertical one (results are transposed back before scoring); with ``--heads`` a
+        wider transformer. Then the scorecard (200 held-out cases, MLLM only, guidance 2.5, 20 steps, noise seed 0)
+        of OUT paired against BASELINE, RUN's own stage-1 model, on the same cases and noise (McNemar)
 
-RUN and STAGE_1 are folders ``train --out`` and ``train --checkpoints`` wrote (``stage_1`` inside the latter).
+RUN and BASELINE are folders ``train --out`` and ``train --checkpoints`` wrote (``stage_1`` inside the latter).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import os
 import shutil
 import sys
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -84,20 +87,32 @@ def probe(run: str) -> None:
               f"{_probe_accuracy(x, labels['column']):.3f}")
 
 
-def _train_transposed(run: str, out: str) -> None:
+class TransposedCases(CaseData):
+    """The cases with every target, and the code-area weights of its loss, transposed."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.targets = self.targets.transpose(-1, -2).contiguous()
+
+    def detail_weights(self, scale: int, weight: float) -> torch.Tensor:
+        return super().detail_weights(scale, weight).transpose(-1, -2).contiguous()
+
+
+def _train_stage_1(run: str, out: str, transposed: bool, heads: int) -> None:
     source, files, plan = MiniatureFiles(run), MiniatureFiles(out), TrainingPlan()
+    spec = replace(SPEC, diffusion=replace(SPEC.diffusion, num_attention_heads=heads))
     shutil.copytree(source.mllm, files.mllm, dirs_exist_ok=True)
     os.makedirs(os.path.dirname(files.vae), exist_ok=True)
     shutil.copy(source.vae, files.vae)
-    data = CaseData(draw_split(plan.samples, "train", SPEC.seed), plan.unconditional_rate, SPEC.seed)
-    data.targets = data.targets.transpose(-1, -2).contiguous()
-    features, latents = encode_features(_encoder(files), data), encode_latents(load_vae(files.vae), data)
-    transformer = build_transformer(SPEC.diffusion, seed=SPEC.seed)
-    with seeded(SPEC.seed + 1):
-        dla = DualLayerAggregator(SPEC.dla_config())
-    transformer, dla = train_stage(make_accelerator(), transformer, dla, data, features, latents, plan.stages[0],
-                                   seed=SPEC.seed)
-    save_denoiser(files, transformer, dla, SPEC)
+    cases = (TransposedCases if transposed else CaseData)(draw_split(plan.samples, "train", spec.seed),
+                                                          plan.unconditional_rate, spec.seed)
+    features, latents = encode_features(_encoder(files), cases), encode_latents(load_vae(files.vae), cases)
+    transformer = build_transformer(spec.diffusion, seed=spec.seed)
+    with seeded(spec.seed + 1):
+        dla = DualLayerAggregator(spec.dla_config())
+    transformer, dla = train_stage(make_accelerator(), transformer, dla, cases, features, latents, plan.stages[0],
+                                   seed=spec.seed)
+    save_denoiser(files, transformer, dla, spec)
 
 
 def _scorecard(files: MiniatureFiles, data: CaseData, transposed: bool) -> Scorecard:
@@ -108,30 +123,34 @@ def _scorecard(files: MiniatureFiles, data: CaseData, transposed: bool) -> Score
     return Scorecard.of(np.ascontiguousarray(images.transpose(0, 2, 1, 3)) if transposed else images, data.cases)
 
 
-def transposed(run: str, stage_1: str, out: str) -> None:
+def stage_1(run: str, baseline: str, out: str, transposed: bool, heads: int) -> None:
     if not os.path.exists(MiniatureFiles(out).diffusion):
-        _train_transposed(run, out)
+        _train_stage_1(run, out, transposed, heads)
     data = CaseData(draw_split(CASES, "held_out"))
-    plain, turned = _scorecard(MiniatureFiles(stage_1), data, False), _scorecard(MiniatureFiles(out), data, True)
-    for figure, axis in (("row", "vertical"), ("column", "horizontal")):
-        result = compare(plain, turned, figure)
-        print(f"{figure} word: plain (sets the {axis} place) {plain.mean(figure)[0]:.3f}, transposed "
-              f"{turned.mean(figure)[0]:.3f}; difference {result.difference:+.3f} [{result.low:+.3f}, "
-              f"{result.high:+.3f}], McNemar p = {result.p_value:.3g}, {result.cases} paired cases")
+    plain, changed = _scorecard(MiniatureFiles(baseline), data, False), _scorecard(MiniatureFiles(out), data,
+                                                                                    transposed)
+    for figure in ("instruction", "row", "column", "shape"):
+        result = compare(changed, plain, figure)
+        print(f"{figure}: {baseline} {plain.mean(figure)[0]:.3f}, {out} {changed.mean(figure)[0]:.3f}; difference "
+              f"{result.difference:+.3f} [{result.low:+.3f}, {result.high:+.3f}], p = {result.p_value:.3g}, "
+              f"{result.cases} paired cases")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("probe").add_argument("run")
-    turned = commands.add_parser("transposed")
-    for name in ("run", "stage_1", "out"):
-        turned.add_argument(name)
+    again = commands.add_parser("stage1")
+    for name in ("run", "baseline", "out"):
+        again.add_argument(name)
+    again.add_argument("--transposed", action="store_true", help="transpose every training target")
+    again.add_argument("--heads", type=int, default=SPEC.diffusion.num_attention_heads,
+                       help="the transformer's attention heads (of 32 channels each)")
     options = parser.parse_args()
     if options.command == "probe":
         probe(options.run)
     else:
-        transposed(options.run, options.stage_1, options.out)
+        stage_1(options.run, options.baseline, options.out, options.transposed, options.heads)
 
 
 if __name__ == "__main__":
