@@ -142,7 +142,6 @@ def main() -> None:
     def step(checkpointing: bool) -> tuple[float, float | None] | None:
         """(seconds, peak GiB) of one optimiser step, or None where it ran out of memory."""
         (transformer.enable_gradient_checkpointing if checkpointing else transformer.disable_gradient_checkpointing)()
-        optimizer.zero_grad(set_to_none=True)
         _reset_peak(device)
         _synchronize(device)
         started = time.perf_counter()

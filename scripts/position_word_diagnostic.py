@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from dataclasses import replace
 
@@ -28,22 +27,18 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from squeeze_core.denoiser import build_transformer  # noqa: E402
-from squeeze_core.dla import DualLayerAggregator  # noqa: E402
 from squeeze_core.features import TokenRole  # noqa: E402
-from squeeze_core.files import load_dla, load_vae  # noqa: E402
+from squeeze_core.files import load_dla  # noqa: E402
 from squeeze_core.joint_encoder import JointEncoder  # noqa: E402
 from squeeze_core.miniature.case_data import CaseData, draw_split  # noqa: E402
-from squeeze_core.miniature.diffusion_training import train_stage  # noqa: E402
 from squeeze_core.miniature.domain.scenes import COLUMNS, ROWS  # noqa: E402
 from squeeze_core.miniature.scorecard import Scorecard, generate  # noqa: E402
 from squeeze_core.miniature.shipped import MiniatureFiles  # noqa: E402
 from squeeze_core.miniature.spec import MiniatureSpec  # noqa: E402
-from squeeze_core.miniature.study import SCHEDULES, compare  # noqa: E402
-from squeeze_core.miniature.train import TrainingPlan, make_accelerator, save_denoiser  # noqa: E402
-from squeeze_core.miniature.training_cache import encode_features, encode_latents  # noqa: E402
+from squeeze_core.miniature.study import GUIDANCE, SCHEDULES, compare  # noqa: E402
+from squeeze_core.miniature.train import TrainingPlan, train_miniature  # noqa: E402
+from squeeze_core.miniature.training_cache import encode_features  # noqa: E402
 from squeeze_core.pipeline import SqueezePipeline  # noqa: E402
-from squeeze_core.seeding import seeded  # noqa: E402
 
 SPEC = MiniatureSpec()
 CASES = 200
@@ -99,27 +94,19 @@ class TransposedCases(CaseData):
 
 
 def _train_stage_1(run: str, out: str, transposed: bool, heads: int) -> None:
-    source, files, plan = MiniatureFiles(run), MiniatureFiles(out), TrainingPlan()
+    plan = TrainingPlan()
     spec = replace(SPEC, diffusion=replace(SPEC.diffusion, num_attention_heads=heads))
-    shutil.copytree(source.mllm, files.mllm, dirs_exist_ok=True)
-    os.makedirs(os.path.dirname(files.vae), exist_ok=True)
-    shutil.copy(source.vae, files.vae)
     cases = (TransposedCases if transposed else CaseData)(draw_split(plan.samples, "train", spec.seed),
                                                           plan.unconditional_rate, spec.seed)
-    features, latents = encode_features(_encoder(files), cases), encode_latents(load_vae(files.vae), cases)
-    transformer = build_transformer(spec.diffusion, seed=spec.seed)
-    with seeded(spec.seed + 1):
-        dla = DualLayerAggregator(spec.dla_config())
-    transformer, dla = train_stage(make_accelerator(), transformer, dla, cases, features, latents, plan.stages[0],
-                                   seed=spec.seed)
-    save_denoiser(files, transformer, dla, spec)
+    train_miniature(out, replace(plan, stages=plan.stages[:1]), reuse=run, spec=spec, data=cases)
 
 
-def _scorecard(files: MiniatureFiles, data: CaseData, transposed: bool) -> Scorecard:
-    pipeline = SqueezePipeline.from_files(files.mllm, files.diffusion, files.vae, files.dla,
+def _scorecard(files: MiniatureFiles, shared: MiniatureFiles, data: CaseData, transposed: bool) -> Scorecard:
+    """``files``' transformer and DLA with ``shared``'s MLLM and VAE."""
+    pipeline = SqueezePipeline.from_files(shared.mllm, files.diffusion, shared.vae, files.dla,
                                           vision_resolution=SPEC.vision_resolution)
     pipeline.set_progress_bar_config(disable=True)
-    images = generate(pipeline, data, SCHEDULES["MLLM only"], guidance=2.5)
+    images = generate(pipeline, data, SCHEDULES["MLLM only"], guidance=GUIDANCE)
     return Scorecard.of(np.ascontiguousarray(images.transpose(0, 2, 1, 3)) if transposed else images, data.cases)
 
 
@@ -127,8 +114,9 @@ def stage_1(run: str, baseline: str, out: str, transposed: bool, heads: int) -> 
     if not os.path.exists(MiniatureFiles(out).diffusion):
         _train_stage_1(run, out, transposed, heads)
     data = CaseData(draw_split(CASES, "held_out"))
-    plain, changed = _scorecard(MiniatureFiles(baseline), data, False), _scorecard(MiniatureFiles(out), data,
-                                                                                    transposed)
+    shared = MiniatureFiles(run)
+    plain = _scorecard(MiniatureFiles(baseline), shared, data, False)
+    changed = _scorecard(MiniatureFiles(out), shared, data, transposed)
     for figure in ("instruction", "row", "column", "shape"):
         result = compare(changed, plain, figure)
         print(f"{figure}: {baseline} {plain.mean(figure)[0]:.3f}, {out} {changed.mean(figure)[0]:.3f}; difference "

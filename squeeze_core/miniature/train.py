@@ -58,10 +58,11 @@ class TrainingPlan:
 
 def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(), *, variant: str = "full",
                     reuse: str | os.PathLike | None = None, checkpoints: str | os.PathLike | None = None,
-                    spec: MiniatureSpec = MiniatureSpec()) -> MiniatureFiles:
+                    spec: MiniatureSpec = MiniatureSpec(), data: CaseData | None = None) -> MiniatureFiles:
     """Train and write the miniature under ``out`` (ComfyUI model folder names); with ``reuse``, the MLLM
     and VAE of a finished run there are loaded instead of trained; with ``checkpoints``, the transformer and
-    DLA after each earlier stage are written there too (``stage_1``: the model before VAE identity)."""
+    DLA after each earlier stage are written there too (``stage_1``: the model before VAE identity); ``data``
+    replaces the plan's training cases (a diagnostic's changed copy of them)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
     accelerator = make_accelerator()
@@ -69,7 +70,8 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     started = time.perf_counter()
     logger.info("training the %s miniature on %d process(es), device %s", variant, accelerator.num_processes,
                 accelerator.device)
-    data = CaseData(draw_split(plan.samples, "train", spec.seed), plan.unconditional_rate, spec.seed)
+    if data is None:
+        data = CaseData(draw_split(plan.samples, "train", spec.seed), plan.unconditional_rate, spec.seed)
     if reuse is not None:
         trained = MiniatureFiles(os.fspath(reuse))
         encoder = JointEncoder.from_folder(trained.mllm, vision_pixel_budget=spec.vision_resolution**2)
@@ -96,10 +98,10 @@ def train_miniature(out: str | os.PathLike, plan: TrainingPlan = TrainingPlan(),
     for number, stage in enumerate(stages, start=1):
         transformer, dla = train_stage(accelerator, transformer, dla, data, features, latents, stage, seed=spec.seed)
         if checkpoints is not None and number < len(stages) and accelerator.is_main_process:
-            save_denoiser(MiniatureFiles(os.path.join(os.fspath(checkpoints), f"stage_{number}")), transformer,
+            _save_denoiser(MiniatureFiles(os.path.join(os.fspath(checkpoints), f"stage_{number}")), transformer,
                            dla, spec)
     if accelerator.is_main_process:
-        save_denoiser(files, transformer, dla, spec)
+        _save_denoiser(files, transformer, dla, spec)
     accelerator.wait_for_everyone()
     logger.info("trained the %s miniature in %.1f min", variant, (time.perf_counter() - started) / 60)
     return files
@@ -120,7 +122,7 @@ def train_study(root: str | os.PathLike, seeds: int = 3, plan: TrainingPlan = Tr
     return trained
 
 
-def save_denoiser(files: MiniatureFiles, transformer: torch.nn.Module, dla: DualLayerAggregator | None,
+def _save_denoiser(files: MiniatureFiles, transformer: torch.nn.Module, dla: DualLayerAggregator | None,
                    spec: MiniatureSpec) -> None:
     """The DLA first: a run whose transformer file exists is complete."""
     if dla is not None:
