@@ -310,9 +310,10 @@ def parser() -> argparse.ArgumentParser:
                                  "on a dataset folder, on accelerate: run it as is, or under accelerate launch")
     recipe.add_argument("--data", required=True, help="a dataset folder (manifest.jsonl; see export-dataset)")
     recipe.add_argument("--mllm", required=True, help="a transformers VLM folder (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, ...)")
-    recipe.add_argument("--transformer-model", required=True, help="a diffusers QwenImageTransformer2DModel folder, "
-                        "or the pack's diffusion model file")
-    recipe.add_argument("--vae", required=True, help="a diffusers AutoencoderKLQwenImage folder, or the pack's VAE file")
+    recipe.add_argument("--transformer-model", required=True, help="a diffusers QwenImageTransformer2DModel or "
+                        "FluxTransformer2DModel folder (FLUX.1-dev, Kontext), or the pack's diffusion model file")
+    recipe.add_argument("--vae", required=True, help="a diffusers AutoencoderKLQwenImage or (for "
+                        "FLUX.1) AutoencoderKL folder, or the pack's VAE file")
     recipe.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, squeeze_dla/, loras/")
     recipe.add_argument("--name", default="squeeze", help="file name of the DLA and LoRA written")
     recipe.add_argument("--feature-cache", default=None, help="cache the MLLM's encodings in this folder")

@@ -54,12 +54,12 @@ def _is_diffusers_vae(candidate) -> bool:
 def diffusers_vae_encoder(vae: torch.nn.Module, normalize: bool = True, sample: bool = False) -> LatentEncoder:
     """Adapt a diffusers VAE (AutoencoderKL, AutoencoderKLQwenImage, ...) to a LatentEncoder.
 
-    ``normalize`` applies the latent normalisation the diffusers pipelines apply (per-channel mean
-    and std for Qwen-Image, shift and scale for SD and FLUX); the mode of the posterior is used
+    ``normalize`` applies the latent normalisation the diffusers pipelines apply (``_latent_affine``); the
+    mode of the posterior is used
     unless ``sample`` asks for a draw.
     """
     config = vae.config
-    video_vae = hasattr(config, "temperal_downsample")
+    video_vae = is_video_vae(vae)
 
     @torch.no_grad()
     def encode(pixels: torch.Tensor) -> torch.Tensor:
@@ -74,14 +74,35 @@ def diffusers_vae_encoder(vae: torch.nn.Module, normalize: bool = True, sample: 
     return encode
 
 
+def is_video_vae(vae: torch.nn.Module) -> bool:
+    """Whether a diffusers VAE takes [B, C, frames, H, W] (Qwen-Image's, a Wan video VAE) rather than images."""
+    return hasattr(vae.config, "temperal_downsample")
+
+
+def latent_channels(vae: torch.nn.Module) -> int:
+    config = vae.config
+    return config.z_dim if is_video_vae(vae) else config.latent_channels
+
+
 def _normalize(latents: torch.Tensor, config) -> torch.Tensor:
+    offset, scale, std = _latent_affine(config, latents)
+    return (latents - offset) * scale / std
+
+
+def denormalize(latents: torch.Tensor, config) -> torch.Tensor:
+    """The VAE's raw latents of normalised ones (what its decoder and ComfyUI's saved latents hold)."""
+    offset, scale, std = _latent_affine(config, latents)
+    return latents * std / scale + offset
+
+
+def _latent_affine(config, like: torch.Tensor) -> tuple:
+    """(offset, scale, std) with normalised = (raw - offset) * scale / std, the diffusers pipelines' (and
+    ComfyUI's latent formats') normalisation: per-channel mean and std for Qwen-Image, shift and scale for SD and
+    FLUX. The factor that does not apply is 1, so either normalisation is computed exactly as they compute it."""
     mean = getattr(config, "latents_mean", None)
     std = getattr(config, "latents_std", None)
     if mean is not None and std is not None:
-        shape = (1, len(mean)) + (1,) * (latents.ndim - 2)
-        mean_t = torch.tensor(mean, dtype=latents.dtype, device=latents.device).view(shape)
-        std_t = torch.tensor(std, dtype=latents.dtype, device=latents.device).view(shape)
-        return (latents - mean_t) / std_t
-    shift = getattr(config, "shift_factor", None) or 0.0
-    scale = getattr(config, "scaling_factor", None) or 1.0
-    return (latents - shift) * scale
+        shape = (1, len(mean)) + (1,) * (like.ndim - 2)
+        return (torch.tensor(mean, dtype=like.dtype, device=like.device).view(shape), 1.0,
+                torch.tensor(std, dtype=like.dtype, device=like.device).view(shape))
+    return getattr(config, "shift_factor", None) or 0.0, getattr(config, "scaling_factor", None) or 1.0, 1.0

@@ -22,7 +22,7 @@ from .denoiser import predict_velocity
 from .dla import AggregatedContext, base_conditioning
 from .errors import InvalidImageError, ScheduleError
 from .files import load_diffusion_model, load_dla, load_lora, load_vae, merge_lora
-from .identity import diffusers_vae_encoder, encode_identity
+from .identity import denormalize, diffusers_vae_encoder, encode_identity, is_video_vae, latent_channels
 from .images import ImageLike, check_reference, from_vae_range
 from .joint_encoder import JointEncoder
 from .key_weighted_attention import install_key_weighting
@@ -146,7 +146,7 @@ class SqueezePipeline(DiffusionPipeline):
 
     def prepare_latents(self, batch: int, height: int, width: int, generator: torch.Generator | None,
                         device: torch.device, latents: torch.Tensor | None = None) -> torch.Tensor:
-        shape = (batch, self.vae.config.z_dim, height // LATENT_SCALE, width // LATENT_SCALE)
+        shape = (batch, latent_channels(self.vae), height // LATENT_SCALE, width // LATENT_SCALE)
         if latents is not None:
             if tuple(latents.shape) != shape:
                 raise InvalidImageError(f"latents must have shape {shape}, not {tuple(latents.shape)}")
@@ -156,12 +156,10 @@ class SqueezePipeline(DiffusionPipeline):
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """uint8 [B, H, W, 3] pixels of normalised latents."""
-        config = self.vae.config
-        view = (1, -1, 1, 1)
-        mean = torch.tensor(config.latents_mean, device=latents.device).view(view)
-        std = torch.tensor(config.latents_std, device=latents.device).view(view)
-        pixels = self.vae.decode((latents * std + mean).unsqueeze(2).to(self.vae.dtype)).sample[:, :, 0]
-        return from_vae_range(pixels)
+        raw = denormalize(latents, self.vae.config).to(self.vae.dtype)
+        if is_video_vae(self.vae):
+            return from_vae_range(self.vae.decode(raw.unsqueeze(2)).sample[:, :, 0])
+        return from_vae_range(self.vae.decode(raw).sample)
 
     @torch.no_grad()
     def __call__(

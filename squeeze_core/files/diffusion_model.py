@@ -1,9 +1,9 @@
-"""Diffusion model files of the pack's own models (the trained miniature): weights in the key layout that
-diffusers and ComfyUI share for Qwen-Image, with the architecture's sizes in the safetensors metadata."""
+"""Diffusion model files of the pack's own models (the trained miniature, a fully trained transformer): weights
+in diffusers' key layout (which ComfyUI shares for Qwen-Image and converts for FLUX.1), with the architecture
+and its sizes in the safetensors metadata."""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Mapping
 
@@ -11,24 +11,25 @@ import torch
 from safetensors.torch import load_file
 
 from ..denoiser import build_transformer
+from ..diffusion_config import DIFFUSERS_CLASSES, TransformerConfig, config_from_json
 from ..key_weighted_attention import install_key_weighting
-from ..diffusion_config import DiffusionModelConfig
 from ..errors import ModelFileError
+from .diffusers_folder import load_diffusers_folder
 from .metadata import check_weights, read_config_text, save_with_config
 
 CONFIG_KEY = "squeeze_diffusion_config"
 
 
-def save_diffusion_model(tensors: Mapping[str, torch.Tensor], config: DiffusionModelConfig,
+def save_diffusion_model(tensors: Mapping[str, torch.Tensor], config: TransformerConfig,
                          path: str | os.PathLike) -> None:
     save_with_config(tensors, path, CONFIG_KEY, config.to_json())
 
 
-def read_diffusion_model_config(path: str | os.PathLike) -> DiffusionModelConfig:
+def read_diffusion_model_config(path: str | os.PathLike) -> TransformerConfig:
     text = read_config_text(path, CONFIG_KEY, "diffusion model", "models/diffusion_models", ModelFileError,
                             "load it with the stock Load Diffusion Model node instead")
     try:
-        return DiffusionModelConfig(**json.loads(text))
+        return config_from_json(text)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{os.path.basename(os.fspath(path))} has an unreadable model config: {error}") from error
 
@@ -39,7 +40,7 @@ def check_diffusion_weights(expected: set[str], found: set[str], name: str) -> N
 
 def load_diffusion_model(path: str | os.PathLike):
     """The diffusers transformer a ``save_diffusion_model`` file holds, every weight checked; a folder is read as
-    diffusers writes one (a Qwen-Image repository's ``transformer/``), safetensors only."""
+    diffusers writes one (a Qwen-Image or FLUX.1 repository's ``transformer/``), safetensors only."""
     if os.path.isdir(path):
         return _diffusers_folder(path)
     transformer = build_transformer(read_diffusion_model_config(path))
@@ -50,9 +51,7 @@ def load_diffusion_model(path: str | os.PathLike):
 
 
 def _diffusers_folder(folder: str | os.PathLike):
-    from diffusers import QwenImageTransformer2DModel
-
-    transformer = QwenImageTransformer2DModel.from_pretrained(os.fspath(folder), use_safetensors=True,
-                                                              local_files_only=True)
+    transformer = load_diffusers_folder(folder, DIFFUSERS_CLASSES)
     install_key_weighting(transformer)
     return transformer.eval().requires_grad_(False)
+

@@ -1,5 +1,6 @@
 """VAE files of the pack's own Qwen-Image VAEs: Wan 2.1 key layout (ComfyUI's stock VAELoader reads it)
-with the diffusers sizes in the safetensors metadata, so the standalone pipeline rebuilds the same VAE."""
+with the diffusers sizes in the safetensors metadata, so the standalone pipeline rebuilds the same VAE; and
+diffusers VAE folders (Qwen-Image's, or FLUX.1's ``AutoencoderKL``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import torch
 from safetensors.torch import load_file
 
 from ..errors import ModelFileError
+from .diffusers_folder import load_diffusers_folder
 from .metadata import check_weights, read_config_text, save_with_config
 from .vae_layout import qwen_vae_to_wan_layout, wan_layout_to_qwen_vae
 
 CONFIG_KEY = "squeeze_vae_config"
+FOLDER_CLASSES = ("AutoencoderKLQwenImage", "AutoencoderKL")
 SIZE_FIELDS = ("base_dim", "z_dim", "dim_mult", "num_res_blocks", "attn_scales", "temperal_downsample",
                "latents_mean", "latents_std")
 
@@ -27,12 +30,11 @@ def save_vae(vae: torch.nn.Module, path: str | os.PathLike) -> None:
 
 def load_vae(path: str | os.PathLike):
     """The diffusers ``AutoencoderKLQwenImage`` a ``save_vae`` file holds, every weight checked; a folder is read
-    as diffusers writes one (a Qwen-Image repository's ``vae/``), safetensors only."""
+    as diffusers writes one (a Qwen-Image or FLUX.1 repository's ``vae/``), safetensors only."""
     from diffusers import AutoencoderKLQwenImage
 
     if os.path.isdir(path):
-        vae = AutoencoderKLQwenImage.from_pretrained(os.fspath(path), use_safetensors=True, local_files_only=True)
-        return vae.eval().requires_grad_(False)
+        return load_diffusers_folder(path, FOLDER_CLASSES).eval().requires_grad_(False)
 
     text = read_config_text(path, CONFIG_KEY, "VAE", "models/vae", ModelFileError,
                             "load it with the stock Load VAE node instead")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..diffusion_config import DiffusionModelConfig
+from ..diffusion_config import config_of
 from ..dla import AggregatedContext, DLAConfig, DualLayerAggregator
 from ..files import load_diffusion_model, load_vae, save_diffusion_model, save_dla, save_lora
 from ..identity import diffusers_vae_encoder, encode_identity
@@ -85,7 +85,7 @@ class Recipe:
         self.encoder = JointEncoder.from_folder(mllm, dtype=frozen_dtype, device=device)
         self.features = SampleFeatures(self.encoder, settings, data, feature_cache)
         base = load_diffusion_model(transformer)
-        self.transformer_config = DiffusionModelConfig.from_diffusers(base.config)
+        self.transformer_config = config_of(base)
         # A frozen base is held in the run's precision; a fully trained one keeps float32 master weights.
         self.transformer_dtype = frozen_dtype if settings.transformer != "full" else torch.float32
         if self.transformer_dtype != torch.float32:

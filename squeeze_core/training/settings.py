@@ -11,9 +11,10 @@ from ..errors import SqueezeError
 
 TRANSFORMER_MODES = ("lora", "full", "frozen")
 PRECISIONS = ("no", "bf16")
-QWEN_IMAGE_LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj",
-                           "to_add_out")
-"""The attention projections of each Qwen-Image block (image and text streams), as LoRA trainers target them."""
+ATTENTION_LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj",
+                          "to_add_out")
+"""The attention projections of each Qwen-Image or FLUX.1 block (image and text streams; a FLUX single block's
+query, key and value), as LoRA trainers target them."""
 
 
 class TrainingSettingsError(SqueezeError):
@@ -53,7 +54,7 @@ class TrainingSettings:
     transformer: str = "lora"
     lora_rank: int = 16
     lora_alpha: float = 16.0
-    lora_targets: tuple[str, ...] = QWEN_IMAGE_LORA_TARGETS
+    lora_targets: tuple[str, ...] = ATTENTION_LORA_TARGETS
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     resolution: int = 1024
