@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import comfy.ldm.flux.model
 import comfy.model_detection
 import comfy.model_management as mm
 import comfy.model_patcher
@@ -82,8 +83,6 @@ def _model_config(config: TransformerConfig):
     its latents unpacked (16 channels, 2x2 patches), those this ComfyUI's FluxParams has."""
     if not isinstance(config, FluxModelConfig):
         return comfy.supported_models.QwenImage({"image_model": config.architecture, **config.model_kwargs()})
-    import comfy.ldm.flux.model
-
     known = {field.name for field in dataclasses.fields(comfy.ldm.flux.model.FluxParams)}
     sizes = {"in_channels": config.in_channels // 4, "out_channels": (config.out_channels or config.in_channels) // 4,
              "vec_in_dim": config.pooled_projection_dim, "context_in_dim": config.joint_attention_dim,

@@ -1,6 +1,8 @@
 """The standalone pipeline and the ComfyUI sampler are one method: from the same files, initial noise and
 sigmas, under stage schedules that drop, weight and restore both streams, and with a region that binds the
-reference and is released late, their final latents agree."""
+reference and is released late, their final latents agree; so do a DLA and LoRA that ``train-dla`` trained,
+for Qwen-Image and for FLUX.1 (two references, loaded by the pack's loader and ComfyUI's own VAE and LoRA
+loaders)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ import shutil
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from squeeze_core.denoiser import build_transformer
 from squeeze_core.dla import DualLayerAggregator
 from squeeze_core.files import save_diffusion_model, save_dla, save_vae
+from squeeze_core.identity import denormalize
 from squeeze_core.miniature.shipped import SHIPPED
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.region_binding import Region
@@ -25,10 +28,11 @@ from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 from squeeze_core.tiny_vae import build_tiny_vae
 from squeeze_core.training.recipe import RunFiles
 from tests.harness.recipe_runs import RecipeParts, train_dla, write_dataset
-from tests.harness.tiny_parts import TINY_DIFFUSION, TINY_DLA
+from tests.harness.tiny_parts import TINY_DIFFUSION, TINY_DLA, TINY_FLUX, build_flux_vae
 from tools.comfyui_server import execution_error, saved_latents
 
 MLLM, DLA, MODEL, VAE = "parity-mllm", "parity_dla.safetensors", "parity_dit.safetensors", "parity_vae.safetensors"
+FLUX_MODEL, FLUX_VAE = "parity_flux_dit.safetensors", "parity_flux_vae.safetensors"
 PROMPT = "put it small in the top left on a sky background, turned right"
 SCHEDULES = {
     "paper": dict(schedule="paper", switch_1=0.2, switch_2=0.5),
@@ -36,6 +40,7 @@ SCHEDULES = {
                    identity_breakpoints="0:0, 0.2:0, 0.2:0.5, 0.7:1"),
     "region": dict(schedule="paper", switch_1=0.2, switch_2=0.5, release_regions_at=0.6),
 }
+PICTURES = ("parity_subject.png", "parity_second_subject.png")
 REGION = {"strength": 0.8, "left": 0.0, "top": 0.25, "right": 0.5, "bottom": 1.0}
 """The schedule ``region`` binds the reference to this box."""
 
@@ -60,18 +65,20 @@ def parity_files(comfy_server):
     vae = build_tiny_vae(seed=3)
     _perturb(vae, 0.05, 4)
     save_vae(vae, comfy_server.models("vae", VAE))
-    reference = render_reference(split_subjects()[1][0], 64)[0]
-    Image.fromarray(reference).save(os.path.join(comfy_server.base, "input", "parity_subject.png"))
-    return reference
+    subjects = split_subjects()[1]
+    references = [render_reference(subject, 64)[0] for subject in subjects[:2]]
+    for name, reference in zip(PICTURES, references):
+        Image.fromarray(reference).save(os.path.join(comfy_server.base, "input", name))
+    return references
 
 
-def _graph(seed: int, steps: int, schedule: dict) -> dict:
-    return {
+def _graph(seed: int, steps: int, schedule: dict, pictures: int = 1) -> dict:
+    graph = {
         "model": {"class_type": "SqueezeDiffusionModelLoader", "inputs": {"model_name": MODEL, "dtype": "float32"}},
         "vae": {"class_type": "VAELoader", "inputs": {"vae_name": VAE}},
         "mllm": {"class_type": "SqueezeMLLMLoader", "inputs": {"mllm_name": MLLM, "dtype": "float32"}},
         "dla": {"class_type": "SqueezeDLALoader", "inputs": {"dla_name": DLA}},
-        "image": {"class_type": "LoadImage", "inputs": {"image": "parity_subject.png"}},
+        "image": {"class_type": "LoadImage", "inputs": {"image": PICTURES[0]}},
         "encode": {"class_type": "SqueezeMLLMEncode",
                    "inputs": {"mllm": ["mllm", 0], "prompt": PROMPT, "image1": ["image", 0],
                               "vision_resolution": 112, "picture_labels": True}},
@@ -98,6 +105,11 @@ def _graph(seed: int, steps: int, schedule: dict) -> dict:
         "save_sigmas": {"class_type": "SqueezeTestSaveSigmas",
                         "inputs": {"sigmas": ["sigmas", 0], "file_name": "parity_sigmas"}},
     }
+    if pictures == 2:
+        graph["image2"] = {"class_type": "LoadImage", "inputs": {"image": PICTURES[1]}}
+        for node in ("encode", "identity"):
+            graph[node]["inputs"]["image2"] = ["image2", 0]
+    return graph
 
 
 def test_shipped_miniature_matches_too(comfy_server, parity_files):
@@ -109,7 +121,7 @@ def test_shipped_miniature_matches_too(comfy_server, parity_files):
         graph[node]["inputs"][field] = os.path.basename(path)
     _compare(comfy_server, graph, SqueezePipeline.from_files(SHIPPED.mllm, SHIPPED.diffusion, SHIPPED.vae,
                                                              SHIPPED.dla, vision_resolution=112),
-             parity_files, "custom", 9)
+             parity_files[:1], "custom", 9)
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
@@ -117,7 +129,7 @@ def test_pipeline_matches_the_comfyui_sampler(comfy_server, parity_files, name):
     models = lambda *parts: os.path.join(comfy_server.base, "models", *parts)  # noqa: E731
     pipeline = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL),
                                           models("vae", VAE), models("squeeze_dla", DLA), vision_resolution=112)
-    _compare(comfy_server, _graph(5, 8, SCHEDULES[name]), pipeline, parity_files, name, 5)
+    _compare(comfy_server, _graph(5, 8, SCHEDULES[name]), pipeline, parity_files[:1], name, 5)
 
 
 def test_a_trained_dla_and_lora_match_through_the_stock_lora_loader(comfy_server, parity_files, tmp_path):
@@ -137,15 +149,53 @@ def test_a_trained_dla_and_lora_match_through_the_stock_lora_loader(comfy_server
     pipeline = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL), models("vae", VAE),
                                           models("squeeze_dla", os.path.basename(run.dla)), lora_path=run.lora,
                                           vision_resolution=112)
-    _compare(comfy_server, graph, pipeline, parity_files, "paper", 5)
+    _compare(comfy_server, graph, pipeline, parity_files[:1], "paper", 5)
     without_lora = SqueezePipeline.from_files(models("mllm", MLLM), models("diffusion_models", MODEL),
                                               models("vae", VAE), models("squeeze_dla", os.path.basename(run.dla)),
                                               vision_resolution=112)
     with pytest.raises(AssertionError, match="differ by"):
-        _compare(comfy_server, graph, without_lora, parity_files, "paper", 5)
+        _compare(comfy_server, graph, without_lora, parity_files[:1], "paper", 5)
 
 
-def _compare(comfy_server, graph: dict, pipeline: SqueezePipeline, reference, name: str, seed: int) -> None:
+def test_a_dla_and_lora_trained_for_flux_match_with_two_references(comfy_server, parity_files, tmp_path):
+    """A tiny FLUX.1-dev transformer and FLUX's VAE (real size, random): ``train-dla`` trains on them; in ComfyUI
+    the pack's loader builds ComfyUI's FLUX class from the file, the stock VAELoader and LoraLoaderModelOnly load
+    the rest (every LoRA key, single blocks' slices of linear1 included), and two references are placed as
+    Kontext places them."""
+    models = lambda *parts: os.path.join(comfy_server.base, "models", *parts)  # noqa: E731
+    transformer = build_transformer(TINY_FLUX, seed=0)
+    _perturb(transformer, 0.05, 5)
+    save_diffusion_model(transformer.state_dict(), TINY_FLUX, comfy_server.models("diffusion_models", FLUX_MODEL))
+    vae_folder = str(tmp_path / "flux_vae")
+    vae = build_flux_vae(seed=6)
+    vae.save_config(vae_folder)
+    save_file({name: weight.to(torch.bfloat16) for name, weight in vae.state_dict().items()},
+              os.path.join(vae_folder, "diffusion_pytorch_model.safetensors"))
+    shutil.copy(os.path.join(vae_folder, "diffusion_pytorch_model.safetensors"), comfy_server.models("vae", FLUX_VAE))
+    parts = RecipeParts(write_dataset(str(tmp_path / "data")), models("diffusion_models", FLUX_MODEL), vae_folder,
+                        "", "")
+    run = RunFiles(str(tmp_path / "run"), "parity_flux")
+    train_dla(parts, models("mllm", MLLM), run.out, "--name", run.name)
+    for path, folder in ((run.lora, "loras"), (run.dla, "squeeze_dla")):
+        shutil.copy(path, comfy_server.models(folder, os.path.basename(path)))
+    graph = _graph(5, 8, SCHEDULES["paper"], pictures=2)
+    for node, field, file_name in (("model", "model_name", FLUX_MODEL), ("vae", "vae_name", FLUX_VAE),
+                                   ("dla", "dla_name", os.path.basename(run.dla))):
+        graph[node]["inputs"][field] = file_name
+    graph["lora"] = {"class_type": "LoraLoaderModelOnly",
+                     "inputs": {"model": ["model", 0], "lora_name": os.path.basename(run.lora), "strength_model": 1.0}}
+    graph["guider"]["inputs"]["model"] = ["lora", 0]
+    parts_of = (models("mllm", MLLM), models("diffusion_models", FLUX_MODEL), vae_folder,
+                models("squeeze_dla", os.path.basename(run.dla)))
+    pipeline = SqueezePipeline.from_files(*parts_of, lora_path=run.lora, vision_resolution=112)
+    _compare(comfy_server, graph, pipeline, parity_files, "paper", 5)
+    assert "lora key not loaded" not in comfy_server.log_text()
+    with pytest.raises(AssertionError, match="differ by"):
+        _compare(comfy_server, graph, SqueezePipeline.from_files(*parts_of, vision_resolution=112), parity_files,
+                 "paper", 5)
+
+
+def _compare(comfy_server, graph: dict, pipeline: SqueezePipeline, references: list, name: str, seed: int) -> None:
     entry = comfy_server.run(graph)
     error = execution_error(entry)
     assert error is None, (error or {}).get("exception_message")
@@ -161,11 +211,9 @@ def _compare(comfy_server, graph: dict, pipeline: SqueezePipeline, reference, na
         regions = [Region(box=tuple(REGION[edge] for edge in ("left", "top", "right", "bottom")),
                           strength=REGION["strength"])]
     noise = torch.randn((1, 16, 8, 8), generator=torch.Generator().manual_seed(seed))
-    result = pipeline(PROMPT, [reference], schedule=schedule, reference_regions=regions, sigmas=sigmas,
+    result = pipeline(PROMPT, references, schedule=schedule, reference_regions=regions, sigmas=sigmas,
                       latents=noise, output_type="latent")
-    config = pipeline.vae.config
-    raw = result.latents * torch.tensor(config.latents_std).view(1, -1, 1, 1) + torch.tensor(
-        config.latents_mean).view(1, -1, 1, 1)
+    raw = denormalize(result.latents, pipeline.vae.config)
     assert in_comfyui.reshape(raw.shape).shape == raw.shape
     difference = (in_comfyui.reshape(raw.shape) - raw).abs().max().item()
     assert raw.abs().max().item() > 0.1
