@@ -258,6 +258,16 @@ def demo(options: argparse.Namespace) -> None:
     print(run_demo(options.cache, options.out, options.prompt))
 
 
+def _model_arguments(command: argparse.ArgumentParser) -> None:
+    """The frozen parts a recipe command reads: the MLLM, the diffusion transformer and its VAE."""
+    command.add_argument("--mllm", required=True, help="a transformers VLM folder (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, "
+                         "LLaVA, ...)")
+    command.add_argument("--transformer-model", required=True, help="a diffusers QwenImageTransformer2DModel or "
+                         "FluxTransformer2DModel folder (FLUX.1-dev, Kontext), or the pack's diffusion model file")
+    command.add_argument("--vae", required=True, help="a diffusers AutoencoderKLQwenImage or (for FLUX.1) "
+                         "AutoencoderKL folder, or the pack's VAE file")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m squeeze_core", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -306,14 +316,11 @@ def parser() -> argparse.ArgumentParser:
     study.add_argument("--scale", type=float, default=1.0, help="scale every step count (0.01: a smoke test)")
     study.set_defaults(handler=train_study)
 
-    recipe = commands.add_parser("train-dla", help="train a DLA (and a LoRA) for any MLLM and Qwen-Image transformer "
-                                 "on a dataset folder, on accelerate: run it as is, or under accelerate launch")
+    recipe = commands.add_parser("train-dla", help="train a DLA (and a LoRA) for any MLLM and a Qwen-Image or "
+                                 "FLUX.1 transformer on a dataset folder, on accelerate: run it as is, or under "
+                                 "accelerate launch")
     recipe.add_argument("--data", required=True, help="a dataset folder (manifest.jsonl; see export-dataset)")
-    recipe.add_argument("--mllm", required=True, help="a transformers VLM folder (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, ...)")
-    recipe.add_argument("--transformer-model", required=True, help="a diffusers QwenImageTransformer2DModel or "
-                        "FluxTransformer2DModel folder (FLUX.1-dev, Kontext), or the pack's diffusion model file")
-    recipe.add_argument("--vae", required=True, help="a diffusers AutoencoderKLQwenImage or (for "
-                        "FLUX.1) AutoencoderKL folder, or the pack's VAE file")
+    _model_arguments(recipe)
     recipe.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, squeeze_dla/, loras/")
     recipe.add_argument("--name", default="squeeze", help="file name of the DLA and LoRA written")
     recipe.add_argument("--feature-cache", default=None, help="cache the MLLM's encodings in this folder")
@@ -328,9 +335,7 @@ def parser() -> argparse.ArgumentParser:
                                 "a model over a dataset and seeds; under accelerate launch, shared between processes")
     score.add_argument("--data", required=True, help="a dataset folder (manifest.jsonl), held-out rows")
     score.add_argument("--out", required=True, help="folder for scores.csv and scores.md")
-    score.add_argument("--mllm", required=True)
-    score.add_argument("--transformer-model", required=True, help="a diffusers transformer folder or the pack's file")
-    score.add_argument("--vae", required=True)
+    _model_arguments(score)
     score.add_argument("--dla", default="", help="a DLA file (default: the base conditioning)")
     score.add_argument("--lora", default="", help="a LoRA file merged into the transformer")
     score.add_argument("--dino", required=True, help="a DINO ViT folder (transformers), e.g. dino-vits16")
