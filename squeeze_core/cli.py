@@ -215,13 +215,17 @@ def probes(options: argparse.Namespace) -> None:
     from .files import load_vae
     from .joint_encoder import JointEncoder
     from .miniature.case_data import draw_split
-    from .miniature.probes import mllm_probe, vae_probe
+    from .miniature.probes import describe_cases, description_scores, mllm_probe, vae_probe
 
     files = _files(options.models)
+    cases = draw_split(options.cases, "held_out", options.seed)
     print("VAE encode + decode, held-out targets:")
-    for result in vae_probe(load_vae(files.vae).eval(), draw_split(options.cases, "held_out", options.seed)):
+    for result in vae_probe(load_vae(files.vae).eval(), cases):
         print("  " + result.line())
     encoder = JointEncoder.from_folder(files.mllm, vision_pixel_budget=VISION_RESOLUTION**2)
+    print("MLLM descriptions of held-out targets (share of subjects named rightly):")
+    for result in description_scores(describe_cases(encoder, cases), cases):
+        print("  " + result.line())
     print("MLLM image tokens, probe fitted on training subjects, scored on held-out ones (chance 0.5):")
     for layer in options.layer or [encoder.num_layers // 2, encoder.num_layers]:
         for result in mllm_probe(encoder, layer):
@@ -402,9 +406,10 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--seed", type=int, default=0)
     export.set_defaults(handler=export_dataset)
 
-    probe = commands.add_parser("probes", help="do the VAE and the MLLM see the fine bits? (held-out subjects)")
+    probe = commands.add_parser("probes", help="do the VAE and the MLLM see the fine bits, and does the MLLM name "
+                                   "each subject's place, shape and palette? (held-out subjects)")
     probe.add_argument("--models", default="", help="a trained miniature's folder (default: the shipped one)")
-    probe.add_argument("--cases", type=int, default=300, help="held-out cases for the VAE probe")
+    probe.add_argument("--cases", type=int, default=300, help="held-out cases for the VAE and description probes")
     probe.add_argument("--layer", type=int, action="append", help="MLLM layer to probe (repeat; default middle, last)")
     probe.add_argument("--seed", type=int, default=0)
     probe.set_defaults(handler=probes)

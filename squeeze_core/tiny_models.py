@@ -54,6 +54,10 @@ class TinyMLLMSpec:
     vision_resample: int = 3
     """The image processor's PIL resampling code, which the joint encoder shrinks pictures with: 3 bicubic
     (the Qwen families' own), 4 box (an exact area average)."""
+    rope_theta: float | None = None
+    """The language model's rotary base; None: the family's own (1e6 for Qwen2-VL and Qwen2.5-VL, whose rotary
+    sections give the picture's height and width the lowest frequencies: at a head of 16 channels and a base of 1e6
+    those turn by under 0.01 radian across a small picture, so its positions are all but invisible)."""
 
     @property
     def patch_size(self) -> int:
@@ -99,6 +103,8 @@ def _config(spec: TinyMLLMSpec, vocab: int, ids: dict[str, int]):
         num_key_value_heads=spec.num_kv_heads, max_position_embeddings=8192,
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
     )
+    if spec.rope_theta is not None:
+        text["rope_theta"] = spec.rope_theta
     tokens = dict(
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
@@ -118,7 +124,8 @@ def _config(spec: TinyMLLMSpec, vocab: int, ids: dict[str, int]):
         return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **tokens)
     if spec.family == "qwen3_vl":
         text["head_dim"] = head_dim
-        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope,
+        text["rope_parameters"] = {"rope_type": "default", "rope_theta": text.pop("rope_theta", 10000.0),
+                                   "mrope_section": mrope,
                                    "mrope_interleaved": True}
         vision = dict(depth=depth, hidden_size=width, intermediate_size=2 * width, out_hidden_size=spec.hidden_size,
                       num_heads=4, patch_size=spec.patch_size, spatial_merge_size=2, temporal_patch_size=2,

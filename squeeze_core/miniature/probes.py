@@ -1,16 +1,18 @@
-"""The two checks that the three-grain domain does what it claims, before any diffusion training: the VAE
-carries the fine bits through encode and decode, and the MLLM's features do not carry them (its view averages
-them away) while they do carry the mid bits. All on held-out subjects, whose fine codes training never saw."""
+"""The checks that the three-grain domain does what it claims, before any diffusion training: the VAE carries the
+fine bits through encode and decode, and the MLLM's features do not carry them (its view averages them away)
+while they do carry the mid bits; and the taught MLLM names what it was taught (each subject's place, shape and
+palette). All on held-out subjects, whose fine codes training never saw."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .domain.cases import Case, render_case
-from .domain.scenes import Pose, render
+from .domain.scenes import TURNS, Pose, render
 from .domain.scoring import score_case
 from .domain.subjects import FINE_BITS, MID_BITS, Subject, bits, split_subjects
 from ..intervals import proportion
@@ -30,14 +32,17 @@ class ProbeResult:
     low: float
     high: float
     bits: int
+    """How many were read: bits, or subjects for the description probe."""
+    unit: str = "bits"
 
     def line(self) -> str:
-        return f"{self.grain}: {self.accuracy:.3f} (95% interval {self.low:.3f}-{self.high:.3f}, {self.bits} bits)"
+        return (f"{self.grain}: {self.accuracy:.3f} (95% interval {self.low:.3f}-{self.high:.3f}, {self.bits} "
+                f"{self.unit})")
 
 
-def _result(grain: str, correct: int, total: int) -> ProbeResult:
+def _result(grain: str, correct: int, total: int, unit: str = "bits") -> ProbeResult:
     rate = proportion(correct, total)
-    return ProbeResult(grain, rate.value, rate.low, rate.high, total)
+    return ProbeResult(grain, rate.value, rate.low, rate.high, total, unit)
 
 
 @torch.no_grad()
@@ -105,3 +110,48 @@ def mllm_probe(encoder: JointEncoder, layer: int, train: int = 2000, held_out: i
         hits = _mlp_probe(train_x, train_y, test_x) == test_y
         results.append(_result(f"{grain} (layer {layer})", int(hits.sum()), hits.size))
     return results
+
+
+DESCRIBED_SUBJECT = re.compile(rf"a (\w+) and (\w+) (\w+), (?:{'|'.join(TURNS)}), in the (\w+) (\w+)")
+"""One subject as ``scenes.describe`` words it: palette, shape, turn, row and column."""
+
+
+@torch.no_grad()
+def describe_cases(encoder: JointEncoder, cases: list[Case], chunk: int = 25) -> list[str]:
+    """What the taught MLLM says of each case's target picture (greedy decoding)."""
+    tokenizer = encoder.processor.tokenizer
+    budget = encoder.vision_pixel_budget
+    padding, tokenizer.padding_side = tokenizer.padding_side, "left"
+    answers = []
+    try:
+        for start in range(0, len(cases), chunk):
+            batch = cases[start:start + chunk]
+            pictures = torch.stack([torch.from_numpy(render_case(case)[1]).permute(2, 0, 1).float() / 255.0
+                                    for case in batch])
+            texts = [encoder.prompt_format.render(QUESTION, 1, encoder.image_placeholder)] * len(batch)
+            inputs = encoder.model_inputs(texts, encoder.vision_inputs([pictures], len(batch), budget), budget)
+            tokens = encoder.model.generate(**inputs, max_new_tokens=64, do_sample=False)
+            answers += tokenizer.batch_decode(tokens[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = padding
+    return answers
+
+
+def description_scores(answers: list[str], cases: list[Case]) -> list[ProbeResult]:
+    """The share of subjects whose row, column, shape and ordered palette the descriptions name rightly, each
+    subject read against the one described in its place in the sentence (a missing one counts as wrong)."""
+    names = ("row", "column", "shape", "palette")
+    correct, total = dict.fromkeys(names, 0), 0
+    for answer, case in zip(answers, cases):
+        described = DESCRIBED_SUBJECT.findall(answer)
+        for k, (subject, pose) in enumerate(zip(case.subjects, case.target_poses)):
+            total += 1
+            if k >= len(described):
+                continue
+            primary, secondary, shape, row, column = described[k]
+            truth_row, truth_column = pose.position.split(" ")
+            correct["row"] += row == truth_row
+            correct["column"] += column == truth_column
+            correct["shape"] += shape == subject.shape
+            correct["palette"] += (primary, secondary) == (subject.primary, subject.secondary)
+    return [_result(name, correct[name], total, "subjects") for name in names]

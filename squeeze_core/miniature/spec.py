@@ -18,6 +18,9 @@ vanish exactly, as a 7B VLM's 384-pixel budget blurs a 1024-pixel photo): 4 x 4 
 VISION_PATCH = 2
 BOX_RESAMPLE = 4
 """PIL's box filter: the image processor's (and so the joint encoder's) exact area average."""
+MLLM_ROPE_THETA = 100.0
+"""The MLLM's rotary base: each of the picture's axes then turns by 0.17 to 1.7 radian across its 4 image tokens
+(at Qwen3-VL's usual 1e4 the slower of its two width frequencies turns by under 0.01)."""
 VARIANTS = ("full", "last_layer", "shared_pooler", "no_vae_identity", "text_only")
 """The ablations, each from the same recipe: ``last_layer``: no DLA, the MLLM's final layer only;
 ``shared_pooler``: one DLA pooler for text and image tokens; ``no_vae_identity``: the second stage never sees
@@ -46,9 +49,13 @@ def study_runs(seeds: int = 3) -> list[tuple[str, int]]:
 
 @dataclass(frozen=True)
 class MiniatureSpec:
-    mllm: TinyMLLMSpec = TinyMLLMSpec(hidden_size=64, num_layers=4, num_heads=4, num_kv_heads=2,
+    mllm: TinyMLLMSpec = TinyMLLMSpec(family="qwen3_vl", hidden_size=64, num_layers=4, num_heads=4, num_kv_heads=2,
                                       vision_hidden_size=64, vision_depth=2, vocab_size=640,
-                                      vision_patch_size=VISION_PATCH, vision_resample=BOX_RESAMPLE)
+                                      vision_patch_size=VISION_PATCH, vision_resample=BOX_RESAMPLE,
+                                      rope_theta=MLLM_ROPE_THETA)
+    """Qwen3-VL, not Qwen2.5-VL: Qwen2.5-VL's rotary sections give a picture's width the lowest frequencies, and
+    at a 16-channel head those turn by under 1e-4 radian across the 4 x 4 image tokens, so the taught MLLM could
+    not see a subject's column (issue 13; README). Qwen3-VL interleaves the sections."""
     vae: VAESizes = VAESizes()
     diffusion: DiffusionModelConfig = DiffusionModelConfig(
         num_layers=4, attention_head_dim=32, num_attention_heads=4, joint_attention_dim=64, axes_dims_rope=(8, 12, 12))
