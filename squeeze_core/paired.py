@@ -50,10 +50,16 @@ def mcnemar(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0) 
     return PairedResult(float(a.mean() - b.mean()), low, high, _binomial_two_sided(a_only, a_only + b_only), len(a))
 
 
+ROUNDING = 1e-6
+"""Differences of a case this small are float rounding (two evaluations of identical images differ by ~1e-7),
+not evidence: the bootstrap counts them as zero."""
+
+
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0) -> PairedResult:
     """A against B on graded outcomes of the same cases; the p-value is the bootstrap's two-sided share of
     resampled mean differences on the far side of zero."""
     differences = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    differences[np.abs(differences) <= ROUNDING] = 0.0
     if not len(differences):
         return NO_CASES
     low, high, means = bootstrap_means(differences, resamples, seed)

@@ -31,3 +31,12 @@ def test_paired_bootstrap_separates_a_shift_from_noise():
     assert shifted.p_value < 0.01 and shifted.low > 0.04
     noise = paired_bootstrap(base + rng.normal(0, 0.05, 500), base, seed=1)
     assert noise.p_value > 0.05 and noise.low < 0 < noise.high
+
+
+def test_paired_bootstrap_takes_float_rounding_for_no_difference():
+    """Two scorings of the same images that differ by rounding alone (~1e-7, all one sign) are no evidence; a
+    consistent difference of 1e-3 still is."""
+    base = np.random.default_rng(4).random(200).astype(np.float32)
+    rounded = paired_bootstrap(base.astype(float) + 1e-7, base)
+    assert rounded.p_value == 1.0 and rounded.low == rounded.high == 0.0
+    assert paired_bootstrap(base.astype(float) + 1e-3, base).p_value < 0.01
