@@ -112,7 +112,7 @@ def mllm_probe(encoder: JointEncoder, layer: int, train: int = 2000, held_out: i
     return results
 
 
-DESCRIBED_SUBJECT = re.compile(rf"a (\w+) and (\w+) (\w+), (?:{'|'.join(TURNS)}), in the (\w+) (\w+)")
+DESCRIBED_SUBJECT = re.compile(rf"\ba (\w+) and (\w+) (\w+), (?:{'|'.join(TURNS)}), in the (\w+) (\w+)")
 """One subject as ``scenes.describe`` words it: palette, shape, turn, row and column."""
 
 
