@@ -13,8 +13,12 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .comfyui_trees import PROJECT_ROOT, comfyui_path
+
+if TYPE_CHECKING:
+    import torch
 
 PACK_ROOT = PROJECT_ROOT
 PACK_NAME = "ComfyUI-Squeeze"
@@ -183,7 +187,7 @@ class ComfyServer:
         return paths
 
 
-def saved_latents(server: ComfyServer, entry: dict) -> dict[str, "torch.Tensor"]:
+def saved_latents(server: ComfyServer, entry: dict) -> dict[str, torch.Tensor]:
     """Latents written by SaveLatent nodes, by node id."""
     from safetensors.torch import load_file
 

@@ -14,8 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from .comfyui_trees import PROJECT_ROOT, cache_dir, comfyui_path
+
+if TYPE_CHECKING:
+    import torch
 
 STANDIN_VERSION = 2
 DIFFUSION_MODEL = ("diffusion_models", "qwen_image_edit_2509_fp8_e4m3fn.safetensors")
@@ -53,7 +57,7 @@ def link_standins(models_dir: str) -> list[str]:
     return linked
 
 
-def _initial_value(name: str, shape: tuple[int, ...], generator) -> "torch.Tensor":
+def _initial_value(name: str, shape: tuple[int, ...], generator) -> torch.Tensor:
     import torch
 
     if len(shape) == 1:
