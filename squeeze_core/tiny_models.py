@@ -55,9 +55,8 @@ class TinyMLLMSpec:
     """The image processor's PIL resampling code, which the joint encoder shrinks pictures with: 3 bicubic
     (the Qwen families' own), 4 box (an exact area average)."""
     rope_theta: float | None = None
-    """The language model's rotary base; None: the family's own (1e6 for Qwen2-VL and Qwen2.5-VL, whose rotary
-    sections give the picture's height and width the lowest frequencies: at a head of 16 channels and a base of 1e6
-    those turn by under 0.01 radian across a small picture, so its positions are all but invisible)."""
+    """The language model's rotary base; None: the family's own (1e6 for Qwen2-VL and Qwen2.5-VL, 1e4 here for
+    Qwen3-VL). A small picture's positions need a small base at tiny head sizes (``miniature/spec.py``)."""
 
     @property
     def patch_size(self) -> int:

@@ -29,6 +29,11 @@ def domain_corpus() -> list[str]:
     return texts
 
 
+def question_prompt(encoder: JointEncoder) -> str:
+    """The chat text the MLLM is taught with: one picture and the question; its answer follows."""
+    return encoder.prompt_format.render(QUESTION, 1, encoder.image_placeholder)
+
+
 def pictures_and_answers(data: CaseData, indices: torch.Tensor, chooser: random.Random
                          ) -> tuple[list[torch.Tensor], list[str]]:
     """For each case one of its pictures, the target or a reference with equal odds, and its description."""
@@ -65,7 +70,7 @@ def teach_mllm(accelerator, data: CaseData, spec: MiniatureSpec, *, steps: int, 
         (trained,) = modules
         processor.tokenizer.padding_side = "right"
         pictures, answers = pictures_and_answers(data, indices, chooser)
-        texts = [encoder.prompt_format.render(QUESTION, 1, encoder.image_placeholder) + text + END
+        texts = [question_prompt(encoder) + text + END
                  for text in answers]
         inputs = encoder.model_inputs(texts, encoder.vision_inputs([torch.stack(pictures)], len(texts), budget),
                                       budget)

@@ -5,18 +5,17 @@ palette). All on held-out subjects, whose fine codes training never saw."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .domain.cases import Case, render_case
-from .domain.scenes import TURNS, Pose, render
+from .domain.scenes import Pose, read_description, render
 from .domain.scoring import score_case
 from .domain.subjects import FINE_BITS, MID_BITS, Subject, bits, split_subjects
 from ..intervals import proportion
-from .mllm_teaching import QUESTION
+from .mllm_teaching import QUESTION, question_prompt
 from ..features import TokenRole
 from ..images import from_vae_range
 from ..joint_encoder import JointEncoder
@@ -112,10 +111,6 @@ def mllm_probe(encoder: JointEncoder, layer: int, train: int = 2000, held_out: i
     return results
 
 
-DESCRIBED_SUBJECT = re.compile(rf"\ba (\w+) and (\w+) (\w+), (?:{'|'.join(TURNS)}), in the (\w+) (\w+)")
-"""One subject as ``scenes.describe`` words it: palette, shape, turn, row and column."""
-
-
 @torch.no_grad()
 def describe_cases(encoder: JointEncoder, cases: list[Case], chunk: int = 25) -> list[str]:
     """What the taught MLLM says of each case's target picture (greedy decoding)."""
@@ -128,7 +123,7 @@ def describe_cases(encoder: JointEncoder, cases: list[Case], chunk: int = 25) ->
             batch = cases[start:start + chunk]
             pictures = torch.stack([torch.from_numpy(render_case(case)[1]).permute(2, 0, 1).float() / 255.0
                                     for case in batch])
-            texts = [encoder.prompt_format.render(QUESTION, 1, encoder.image_placeholder)] * len(batch)
+            texts = [question_prompt(encoder)] * len(batch)
             inputs = encoder.model_inputs(texts, encoder.vision_inputs([pictures], len(batch), budget), budget)
             tokens = encoder.model.generate(**inputs, max_new_tokens=64, do_sample=False)
             answers += tokenizer.batch_decode(tokens[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -143,7 +138,7 @@ def description_scores(answers: list[str], cases: list[Case]) -> list[ProbeResul
     names = ("row", "column", "shape", "palette")
     correct, total = dict.fromkeys(names, 0), 0
     for answer, case in zip(answers, cases):
-        described = DESCRIBED_SUBJECT.findall(answer)
+        described = read_description(answer)
         for k, (subject, pose) in enumerate(zip(case.subjects, case.target_poses)):
             total += 1
             if k >= len(described):

@@ -12,6 +12,7 @@ another is measurable copy-paste. Instructions come in four kinds:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,3 +109,12 @@ def describe(subjects: list[Subject], poses: list[Pose], background: str) -> str
     shown = [f"{subject.description}, {TURNS[pose.quarter_turns]}, in the {pose.position}"
              for subject, pose in zip(subjects, poses)]
     return f"{' and '.join(shown)}, on a {background} background"
+
+
+DESCRIBED_SUBJECT = re.compile(rf"\ba (\w+) and (\w+) (\w+), (?:{'|'.join(TURNS)}), in the (\w+) (\w+)")
+"""One subject as ``describe`` words it: its palette, shape, turn and place."""
+
+
+def read_description(text: str) -> list[tuple[str, str, str, str, str]]:
+    """(primary, secondary, shape, row, column) of each subject a ``describe``-style text names, in order."""
+    return DESCRIBED_SUBJECT.findall(text)
