@@ -42,8 +42,8 @@ class TrainingPlan:
     vae_steps: int = 3500
     decoder_steps: int = 400
     stages: tuple[Stage, ...] = field(default_factory=lambda: (
-        Stage("stage 1: MLLM conditioning", steps=2000, reference_rate=0.0, semantic_drop_rate=0.0),
-        Stage("stage 2: MLLM + VAE identity", steps=3500, reference_rate=0.85, semantic_drop_rate=0.15),
+        Stage("stage 1: MLLM conditioning", steps=1000, reference_rate=0.0, semantic_drop_rate=0.0),
+        Stage("stage 2: MLLM + VAE identity", steps=7000, reference_rate=0.85, semantic_drop_rate=0.15),
     ))
 
     def scaled(self, factor: float) -> TrainingPlan:
