@@ -31,9 +31,9 @@ logger = logging.getLogger("squeeze.training")
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """Step counts for 2 CPU cores. A whole run from nothing on an otherwise idle machine (2026-12-04, seed 0)
-    took 50.1 minutes wall and 3.3 GiB peak memory: MLLM 4.3 min (0.20 s a step), VAE 18.5 (0.32), decoder 2.9
-    (0.43), caching the encodings 3.1, stage 1 6.9 (0.21), stage 2 14.2 (0.24)."""
+    """Step counts for 2 CPU cores. A whole run from nothing on an otherwise idle machine (2026-12-07, seed 0)
+    took 48.5 minutes wall and 3.2 GiB peak memory: rendering the cases and the MLLM 2.9 min (0.14 s a step), VAE
+    16.3 (0.28), decoder 2.9 (0.42), caching the encodings 3.3, stage 1 2.5 (0.15), stage 2 20.5 (0.18)."""
 
     samples: int = 12000
     unconditional_rate: float = 0.1
