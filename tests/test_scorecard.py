@@ -13,7 +13,8 @@ from squeeze_core.miniature.case_data import CaseData, draw_split
 from squeeze_core.miniature.domain.cases import render_case
 from squeeze_core.miniature.domain.scenes import COLUMNS
 from squeeze_core.miniature.domain.scoring import score_case
-from squeeze_core.miniature.scorecard import FIGURES, Scorecard, case_noise, generate
+from squeeze_core.miniature.domain.subjects import SHAPES
+from squeeze_core.miniature.scorecard import BINARY, FIGURES, Scorecard, case_noise, generate
 from squeeze_core.schedule import StageSchedule
 from tests.harness.tiny_parts import tiny_squeeze_pipeline
 
@@ -39,6 +40,20 @@ def test_row_and_column_are_read_apart():
     moved = replace(case, target_poses=(replace(case.target_poses[0], position=f"{row} {_other(COLUMNS, column)}"),))
     scores = score_case(render_case(moved)[1], case)
     assert scores["row"] == 1.0 and scores["column"] == 0.0 and scores["instruction"] == 0.0
+
+
+def test_figures_compared_by_mcnemar_are_zero_or_one():
+    """A two-subject result with one subject's shape wrong scores shape 0.5: a graded figure, not a McNemar one."""
+    case = next(case for case in draw_split(60, "held_out", seed=4) if case.instruction.kind == "pair")
+    first, second = case.subjects
+    reshaped = replace(second, shape=_other(SHAPES, second.shape))
+    scores = score_case(render_case(replace(case, subjects=(first, reshaped)))[1], case)
+    assert scores["shape"] == 0.5 and "shape" not in BINARY
+    cards = Scorecard.of(CaseData(draw_split(40, "held_out", seed=4)).targets.permute(0, 2, 3, 1).numpy()[::-1],
+                         draw_split(40, "held_out", seed=4))
+    for name in BINARY:
+        values = cards.figures[name][~np.isnan(cards.figures[name])]
+        assert set(values.tolist()) <= {0.0, 1.0}, name
 
 
 def _other(names, name: str) -> str:

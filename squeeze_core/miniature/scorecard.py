@@ -24,8 +24,9 @@ from ..schedule import StageSchedule
 
 FIGURES = ("instruction", "orientation", "shape", "palette", "mid", "fine", "copy", "open_distance", "leak", "row",
            "column")
-BINARY = ("instruction", "orientation", "shape", "copy", "row", "column")
-"""Figures that are 0 or 1 per case (compared by McNemar); the others are graded (paired bootstrap)."""
+BINARY = ("instruction", "orientation", "copy", "row", "column")
+"""Figures that are 0 or 1 per case (compared by McNemar); the others are graded (paired bootstrap). Shape is graded:
+a two-subject case scores the mean of its two subjects' shapes."""
 
 
 @dataclass
