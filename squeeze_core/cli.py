@@ -21,7 +21,6 @@ from .errors import SqueezeError
 from .schedule import PRESETS, schedule_from_preset
 from .miniature.domain.scenes import BACKGROUNDS, POSITIONS, TURNS
 from .miniature.domain.subjects import FINE_BITS, HUES, MID_BITS, SHAPES
-from .miniature.shipped import SHIPPED_VISION_RESOLUTION
 from .miniature.spec import VARIANTS, VISION_RESOLUTION, MiniatureSpec
 
 
@@ -297,7 +296,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--cfg", type=float, default=2.5, help="classifier-free guidance, the empty instruction as "
                      "the negative (the paper samples at 2.5)")
     run.add_argument("--size", type=int, default=64)
-    run.add_argument("--vision-resolution", type=int, default=SHIPPED_VISION_RESOLUTION,
+    run.add_argument("--vision-resolution", type=int, default=VISION_RESOLUTION,
                      help="the side at which the MLLM sees each picture (the shipped miniature's by default)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--side-by-side", action="store_true", help="save reference, prompt and result in one image")
@@ -419,7 +418,7 @@ def parser() -> argparse.ArgumentParser:
     view.add_argument("--models", default="", help="a folder laid out like the miniature's (default: the shipped one)")
     view.add_argument("--mllm", default="", help="override the MLLM folder")
     view.add_argument("--dla", default="", help="override the DLA file")
-    view.add_argument("--vision-resolution", type=int, default=SHIPPED_VISION_RESOLUTION)
+    view.add_argument("--vision-resolution", type=int, default=VISION_RESOLUTION)
     view.add_argument("--per-token", action="store_true", help="a token-by-layer heat map instead of mean bars")
     view.add_argument("--out", default="dla_view.png")
     view.set_defaults(handler=dla_view)

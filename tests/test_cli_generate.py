@@ -10,16 +10,15 @@ import pytest
 from PIL import Image
 
 from squeeze_core.cli import main
-from squeeze_core.miniature.scenes import render_reference
-from squeeze_core.miniature.subjects import split_subjects
+from squeeze_core.miniature.example import example_pictures
 
-PROMPT = "put it large in the top left on a sand background"
+PROMPT = "put it in the top west on a sand background, upside down"
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("cli") / "subject.png"
-    Image.fromarray(render_reference(split_subjects()[1][0])[0]).save(path)
+    Image.fromarray(example_pictures()[0]).save(path)
     return str(path)
 
 

@@ -18,7 +18,7 @@ from tests.harness.installs import (
 from tests.test_nodes_schema import NODES
 from tools.comfyui_server import ComfyServer
 from tools.comfyui_trees import PROJECT_ROOT
-from tools.run_workflow import run_prompt, workflow_prompt, write_miniature_subject
+from tools.run_workflow import run_prompt, workflow_prompt, write_miniature_pictures
 
 REGISTRY_NAME = re.compile(r"^[a-z][a-z0-9]*([._-][a-z0-9]+)*$")
 UNPINNED = ("torch", "torchvision", "transformers")
@@ -73,7 +73,7 @@ def test_manager_style_install_loads_every_node(comfyui_tree, tmp_path):
     pack = published_copy(str(tmp_path / "clone" / "ComfyUI-Squeeze"))
     assert manager_install(python, pack)
     base = tmp_path / "base"
-    write_miniature_subject(str(base / "input"))
+    write_miniature_pictures(str(base / "input"))
     server = ComfyServer(str(base), python=python, pack=pack).start()
     try:
         listed = server.get("/object_info")

@@ -18,12 +18,12 @@ from squeeze_core.denoiser import build_transformer
 from squeeze_core.dla import DualLayerAggregator
 from squeeze_core.files import save_diffusion_model, save_dla, save_vae
 from squeeze_core.identity import denormalize
+from squeeze_core.miniature.example import example_pictures
 from squeeze_core.miniature.shipped import SHIPPED
+from squeeze_core.miniature.spec import VISION_RESOLUTION
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.region_binding import Region
-from squeeze_core.miniature.scenes import render_reference
 from squeeze_core.schedule import schedule_from_preset
-from squeeze_core.miniature.subjects import split_subjects
 from squeeze_core.tiny_models import TinyMLLMSpec, build_tiny_mllm
 from squeeze_core.tiny_vae import build_tiny_vae
 from squeeze_core.training.recipe import RunFiles
@@ -65,8 +65,7 @@ def parity_files(comfy_server):
     vae = build_tiny_vae(seed=3)
     _perturb(vae, 0.05, 4)
     save_vae(vae, comfy_server.models("vae", VAE))
-    subjects = split_subjects()[1]
-    references = [render_reference(subject, 64)[0] for subject in subjects[:2]]
+    references = example_pictures()
     for name, reference in zip(PICTURES, references):
         Image.fromarray(reference).save(os.path.join(comfy_server.base, "input", name))
     return references
@@ -119,8 +118,9 @@ def test_shipped_miniature_matches_too(comfy_server, parity_files):
              "dla": ("dla_name", SHIPPED.dla), "mllm": ("mllm_name", SHIPPED.mllm)}
     for node, (field, path) in names.items():
         graph[node]["inputs"][field] = os.path.basename(path)
+    graph["encode"]["inputs"]["vision_resolution"] = VISION_RESOLUTION
     _compare(comfy_server, graph, SqueezePipeline.from_files(SHIPPED.mllm, SHIPPED.diffusion, SHIPPED.vae,
-                                                             SHIPPED.dla, vision_resolution=112),
+                                                             SHIPPED.dla, vision_resolution=VISION_RESOLUTION),
              parity_files[:1], "custom", 9)
 
 

@@ -1,5 +1,5 @@
 """The scorer-agreement study end to end at tiny size (scoring models trained a few steps, a few cases), and the
-rules it rests on: a wrong instruction is never the true one, and agreement needs both differences significant
+rules it rests on: a wrong case changes only what it contrasts, and agreement needs both differences significant
 and of one sign."""
 
 from __future__ import annotations
@@ -7,15 +7,23 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from squeeze_core.miniature.evaluation import held_out_cases
-from squeeze_core.miniature.scorer_agreement import Contrast, _wrong_instructions, run_scorer_agreement
+from squeeze_core.miniature.case_data import with_other_subjects
+from squeeze_core.miniature.example import EXAMPLE_SCHEDULE
+from squeeze_core.miniature.scorer_agreement import (Contrast, place_cases, run_scorer_agreement,
+                                                     wrong_instruction_cases)
 from squeeze_core.paired import PairedResult
 from tests.harness.recipe_runs import ENVIRONMENT, ROOT
 
 
-def test_every_wrong_instruction_asks_for_something_else():
-    cases = held_out_cases(60)
-    assert all(wrong != case.instruction for wrong, case in zip(_wrong_instructions(cases), cases))
+def test_a_wrong_case_changes_only_what_it_contrasts():
+    cases = place_cases(60)
+    assert len(cases) == 60 and {case.instruction.kind for case in cases} == {"place"}
+    for case, wrong in zip(cases, wrong_instruction_cases(cases)):
+        assert wrong.instruction != case.instruction and wrong.subjects == case.subjects
+        assert wrong.target_poses != case.target_poses or wrong.instruction.background != case.instruction.background
+    for case, other in zip(cases, with_other_subjects(cases)):
+        assert other.subjects != case.subjects and other.instruction == case.instruction
+        assert (other.reference_poses, other.target_poses) == (case.reference_poses, case.target_poses)
 
 
 def test_agreement_needs_both_differences_significant_and_alike():
@@ -30,7 +38,7 @@ def test_the_study_writes_the_dreambench_table_and_the_contrasts(tmp_path):
                "--out", str(tmp_path / "table"), "--cases", "6", "--steps", "2", "--scorer-steps", "3"]
     finished = subprocess.run(command, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
     assert finished.returncode == 0, finished.stderr[-4000:]
-    assert "| Squeeze miniature (semantic_first) | 6 |" in finished.stdout
+    assert f"| Squeeze miniature ({EXAMPLE_SCHEDULE}) | 6 |" in finished.stdout
     for name in ("identity: DINO", "identity: CLIP-I", "instruction: CLIP-T"):
         assert f"| {name} |" in finished.stdout
     assert (tmp_path / "table" / "scores.csv").read_text().count("\n") == 7

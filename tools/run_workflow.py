@@ -1,10 +1,10 @@
 """The example workflows, end to end: a headless ComfyUI, the workflow file as saved.
 
 ``python -m tools.run_workflow [workflow.json]`` is the README's main job: by default it runs the
-trained miniature that ships with the pack (reference, prompt and result side by side in one image);
-the other workflows run on stand-ins of the real models (built once, cached). It starts ComfyUI on a
-free port, converts the workflow with the server's /object_info, queues it, prints the image's path and
-stops the server.
+trained miniature that ships with the pack (two references composed into one scene, the pictures, prompt and
+result side by side in one image); the other workflows run on stand-ins of the real models (built once,
+cached). It starts ComfyUI on a free port, converts the workflow with the server's /object_info, queues it,
+prints the image's path and stops the server.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from squeeze_core.miniature.scenes import render_reference
-from squeeze_core.miniature.subjects import Subject, split_subjects
+from squeeze_core.miniature.example import EXAMPLE_PICTURES, example_pictures
 
 from .comfyui_server import PACK_ROOT, ComfyServer, PromptRefused, execution_error
 from .standins import link_standins
@@ -30,8 +29,6 @@ WORKFLOWS_DIR = os.path.join(PACK_ROOT, "workflows")
 MAIN_WORKFLOW = os.path.join(WORKFLOWS_DIR, "squeeze_miniature.json")
 SUBJECT = "squeeze_subject.png"
 SECOND_SUBJECT = "squeeze_subject_2.png"
-MINIATURE_SUBJECT = ("triangle", "checker", "orange", "blue")
-MINIATURE_SUBJECT_FILE = "squeeze_miniature_subject.png"
 def workflow_files() -> list[str]:
     return sorted(os.path.join(WORKFLOWS_DIR, name) for name in os.listdir(WORKFLOWS_DIR) if name.endswith(".json"))
 
@@ -68,14 +65,9 @@ def _save(pixels: np.ndarray, input_dir: str, name: str) -> str:
     return name
 
 
-def write_miniature_subject(input_dir: str) -> str:
-    """A subject the miniature never saw in training (a held-out identity), drawn as references are."""
-    subject = Subject(*MINIATURE_SUBJECT)
-    if subject not in split_subjects()[1]:
-        raise ValueError(f"the example subject {subject.description} must be a held-out subject")
-    os.makedirs(input_dir, exist_ok=True)
-    Image.fromarray(render_reference(subject)[0]).save(os.path.join(input_dir, MINIATURE_SUBJECT_FILE))
-    return MINIATURE_SUBJECT_FILE
+def write_miniature_pictures(input_dir: str) -> list[str]:
+    """The example case's two pictures: subjects the miniature never saw in training."""
+    return [_save(picture, input_dir, name) for picture, name in zip(example_pictures(), EXAMPLE_PICTURES)]
 
 
 def start_example_server(base: str, extra_nodes: list[str] = ()) -> ComfyServer:
@@ -84,7 +76,7 @@ def start_example_server(base: str, extra_nodes: list[str] = ()) -> ComfyServer:
     link_standins(os.path.join(base, "models"))
     write_subject(os.path.join(base, "input"))
     write_second_subject(os.path.join(base, "input"))
-    write_miniature_subject(os.path.join(base, "input"))
+    write_miniature_pictures(os.path.join(base, "input"))
     return ComfyServer(base, extra_nodes=list(extra_nodes)).start()
 
 

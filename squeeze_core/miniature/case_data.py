@@ -9,6 +9,7 @@ pictures kept), so classifier-free guidance has the prediction it steers away fr
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -27,6 +28,18 @@ def draw_split(count: int, split: str, seed: int = 0) -> list[Case]:
     train, held_out = split_subjects()
     subjects = {"train": train, "held_out": held_out}[split]
     return draw_cases(count, subjects, seed * 2 + (split == "held_out"))
+
+
+def with_other_subjects(cases: list[Case], seed: int = 0) -> list[Case]:
+    """Each held-out case with other held-out subjects in its subjects' places, all else kept: what an identity
+    score gives subjects that are not the ones shown (a random-reference baseline)."""
+    held_out = split_subjects()[1]
+    rng = random.Random(f"other-subjects-{seed}")
+    swapped = []
+    for case in cases:
+        others = [subject for subject in held_out if subject not in case.subjects]
+        swapped.append(replace(case, subjects=tuple(rng.sample(others, len(case.subjects)))))
+    return swapped
 
 
 class CaseData:

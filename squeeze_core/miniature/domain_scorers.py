@@ -1,4 +1,4 @@
-"""Scoring models for the miniature's first domain, trained here in minutes: no DINO or CLIP weights can be had
+"""Scoring models for the miniature's domain, trained here in minutes: no DINO or CLIP weights can be had
 on these machines, and random ones score plumbing only. A ViT (transformers ``ViTModel``, read by its class
 token as DINO is) learns that a subject's reference and any scene of it belong together; a CLIP (``CLIPModel``)
 learns which instruction a scene shows. Both are written as Hugging Face folders, so ``evaluate-dla`` and Squeeze
@@ -16,8 +16,10 @@ import torch
 from ..scoring.embedders import projected
 from ..seeding import seeded
 from ..tiny_models import build_tiny_tokenizer
-from .scenes import all_instructions, render_reference, render_scene
-from .subjects import split_subjects
+from .case_data import draw_split
+from .domain.cases import render_case
+from .domain.scenes import BACKGROUNDS, POSITIONS, Pose, render
+from .domain.subjects import Subject, split_subjects
 
 logger = logging.getLogger("squeeze.training")
 SIDE, PATCH, WIDTH = 64, 8, 64
@@ -52,22 +54,27 @@ def _train(parameters, loss, steps: int, label: str) -> None:
             logger.info("%s step %d/%d loss %.4f", label, step + 1, steps, value.item())
 
 
+def _picture(subject: Subject, rng: random.Random) -> np.ndarray:
+    """The subject alone at a random place, turn and ground."""
+    pose = Pose(rng.choice(POSITIONS), rng.randrange(4))
+    return render([subject], [pose], rng.choice(sorted(BACKGROUNDS)))[0]
+
+
 def train_identity_scorer(folder: str | os.PathLike, steps: int = 600, batch: int = 48, seed: int = 0) -> str:
-    """A DINO stand-in: the class tokens of a subject's reference and of a scene of it meet, others part."""
+    """A DINO stand-in: the class tokens of two pictures of one subject (each at its own place, turn and ground)
+    meet, those of different subjects part."""
     from transformers import ViTConfig, ViTImageProcessor, ViTModel
 
     train, _ = split_subjects()
-    references = {subject: render_reference(subject, SIDE)[0] for subject in train}
-    instructions = all_instructions()
     rng = random.Random(f"identity-scorer-{seed}")
     with seeded(seed):
         model = ViTModel(ViTConfig(**_vision()))
 
     def loss(step: int) -> torch.Tensor:
         subjects = rng.sample(train, batch)
-        scenes = [render_scene(subject, rng.choice(instructions), SIDE)[0] for subject in subjects]
         embed = lambda images: model(pixel_values=_pixels(images)).last_hidden_state[:, 0]  # noqa: E731
-        return _contrastive(embed([references[subject] for subject in subjects]), embed(scenes))
+        return _contrastive(embed([_picture(subject, rng) for subject in subjects]),
+                            embed([_picture(subject, rng) for subject in subjects]))
 
     with seeded(seed + 1):
         _train(model.parameters(), loss, steps, "identity scorer")
@@ -77,17 +84,17 @@ def train_identity_scorer(folder: str | os.PathLike, steps: int = 600, batch: in
     return folder
 
 
-def train_instruction_scorer(folder: str | os.PathLike, steps: int = 600, batch: int = 48, seed: int = 0) -> str:
-    """A CLIP stand-in: a scene's image embedding meets its caption's text embedding, others part. Half the
-    captions name the subject too ("a red and blue striped disc, put it ..."), as photo captions name what they
-    show, so the image embedding carries the subject as well as the layout."""
+def train_instruction_scorer(folder: str | os.PathLike, steps: int = 600, batch: int = 48, seed: int = 0,
+                             cases: int = 4000) -> str:
+    """A CLIP stand-in: a training case's target embedding meets its instruction's text embedding, others part.
+    Half the captions name the subjects too ("a cyan and blue corner, put it ..."), as photo captions name what
+    they show, so the image embedding carries the subject as well as the layout."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
-    train, _ = split_subjects()
-    instructions = all_instructions()
-    subjects = [*train, *split_subjects()[1]]
-    tokenizer = build_tiny_tokenizer(384, [instruction.text for instruction in instructions]
-                                     + [subject.description for subject in subjects])
+    drawn = draw_split(cases, "train", seed)
+    targets = [render_case(case)[1] for case in drawn]
+    named = [" and ".join(subject.description for subject in case.subjects) for case in drawn]
+    tokenizer = build_tiny_tokenizer(384, [case.instruction.text for case in drawn] + named)
     text = dict(vocab_size=len(tokenizer), hidden_size=WIDTH, intermediate_size=2 * WIDTH, num_hidden_layers=2,
                 num_attention_heads=4, max_position_embeddings=77, eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.pad_token_id)
@@ -96,12 +103,11 @@ def train_instruction_scorer(folder: str | os.PathLike, steps: int = 600, batch:
         model = CLIPModel(CLIPConfig(text_config=text, vision_config=_vision(), projection_dim=WIDTH))
 
     def loss(step: int) -> torch.Tensor:
-        chosen = [(rng.choice(train), instruction) for instruction in rng.sample(instructions, batch)]
-        scenes = [render_scene(subject, instruction, SIDE)[0] for subject, instruction in chosen]
-        captions = [f"{subject.description}, {instruction.text}" if rng.random() < 0.5 else instruction.text
-                    for subject, instruction in chosen]
+        chosen = rng.sample(range(len(drawn)), batch)
+        captions = [f"{named[k]}, {drawn[k].instruction.text}" if rng.random() < 0.5 else drawn[k].instruction.text
+                    for k in chosen]
         tokens = tokenizer(captions, padding=True, return_tensors="pt")
-        images = model.get_image_features(pixel_values=_pixels(scenes))
+        images = model.get_image_features(pixel_values=_pixels([targets[k] for k in chosen]))
         texts = model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
         return _contrastive(projected(images), projected(texts))
 

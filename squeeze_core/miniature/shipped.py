@@ -12,7 +12,7 @@ DIFFUSION_FILE = "squeeze_miniature_dit.safetensors"
 VAE_FILE = "squeeze_miniature_vae.safetensors"
 IDENTITY_SCORER = "dino-miniature"
 INSTRUCTION_SCORER = "clip-miniature"
-"""Scoring models trained on the first domain (``miniature/domain_scorers.py``), in ComfyUI's squeeze_scorers."""
+"""Scoring models trained on the domain's pictures (``miniature/domain_scorers.py``), in ComfyUI's squeeze_scorers."""
 
 
 @dataclass(frozen=True)
@@ -42,5 +42,3 @@ class MiniatureFiles:
 
 SHIPPED = MiniatureFiles(os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights"))
 """The trained miniature that comes with the pack (what the README's main command runs)."""
-SHIPPED_VISION_RESOLUTION = 112
-"""The side at which the shipped MLLM sees pictures (the first miniature's; the three-grain one's is 16)."""

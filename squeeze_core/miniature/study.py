@@ -106,17 +106,24 @@ def claims(seeds: int = 3) -> list[Claim]:
     return found
 
 
-def _pipeline(root: str, run: str):
-    """A run's pipeline; a variant trained with ``--reuse`` takes the MLLM and VAE of the full run of its seed."""
+def miniature_pipeline(files: MiniatureFiles, base: MiniatureFiles | None = None, text_only: bool = False):
+    """A trained miniature's pipeline, progress bar off: the transformer (and DLA, if any) of ``files`` on the
+    MLLM and VAE of ``base`` (by default its own)."""
     from ..pipeline import SqueezePipeline
 
-    files = MiniatureFiles(os.path.join(root, run))
-    shared = files if os.path.exists(files.mllm) else MiniatureFiles(os.path.join(root, full_run_of(run)))
+    base = base or files
     dla = files.dla if os.path.exists(files.dla) else None
-    pipeline = SqueezePipeline.from_files(shared.mllm, files.diffusion, shared.vae, dla,
-                                          vision_resolution=VISION_RESOLUTION, text_only=run.startswith("text_only"))
+    pipeline = SqueezePipeline.from_files(base.mllm, files.diffusion, base.vae, dla,
+                                          vision_resolution=VISION_RESOLUTION, text_only=text_only)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline
+
+
+def _pipeline(root: str, run: str):
+    """A run's pipeline; a variant trained with ``--reuse`` takes the MLLM and VAE of the full run of its seed."""
+    files = MiniatureFiles(os.path.join(root, run))
+    shared = files if os.path.exists(files.mllm) else MiniatureFiles(os.path.join(root, full_run_of(run)))
+    return miniature_pipeline(files, shared, text_only=run.startswith("text_only"))
 
 
 def run_setups(root: str, setups: list[Setup], *, cases: int = 500, steps: int = 20, seed: int = 0
