@@ -9,7 +9,6 @@ its domain, write its cases as a dataset folder (``export-dataset``), draw a DLA
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -182,6 +181,7 @@ def train_study(options: argparse.Namespace) -> None:
 
 def evaluate(options: argparse.Namespace) -> None:
     from .miniature.study import report, run_setups, schedule_setups, trained_setups
+    from .miniature.study_record import RecordMismatch, read_record, write_record
 
     if not options.models and not options.ablations:
         raise SystemExit("evaluate scores three-grain runs: give --models DIR (a run of python -m squeeze_core "
@@ -193,11 +193,15 @@ def evaluate(options: argparse.Namespace) -> None:
     else:
         root, run = os.path.split(os.path.abspath(options.models))
         setups = schedule_setups(run)
-    cards = run_setups(root, setups, cases=options.cases, steps=options.steps, seed=options.seed)
+    settings = dict(cases=options.cases, steps=options.steps, seed=options.seed)
+    try:
+        known = read_record(options.json, **settings) if options.json else {}
+    except RecordMismatch as error:
+        raise SystemExit(str(error)) from error
+    cards = run_setups(root, setups, known=known, **settings)
     print(report(cards, options.seeds))
     if options.json:
-        with open(options.json, "w", encoding="utf-8") as handle:
-            json.dump({name: card.as_lists() for name, card in cards.items()}, handle)
+        write_record(options.json, setups, cards, earlier=known, **settings)
 
 
 def reference(options: argparse.Namespace) -> None:
@@ -394,7 +398,9 @@ def parser() -> argparse.ArgumentParser:
     judge.add_argument("--cases", type=int, default=500)
     judge.add_argument("--steps", type=int, default=20)
     judge.add_argument("--seed", type=int, default=0, help="held-out cases and noise")
-    judge.add_argument("--json", default=None, help="also write every case's figures here")
+    judge.add_argument("--json", default=None, help="keep every case's figures in this file: setups it already "
+                       "holds (same cases, steps and seed) are read, not sampled again, so a study that grows run "
+                       "by run scores only its new runs")
     judge.set_defaults(handler=evaluate)
     export = commands.add_parser("export-dataset", help="write cases of the miniature's domain as a dataset folder "
                                  "(manifest.jsonl and PNG files, the format of squeeze_core.manifest)")

@@ -61,8 +61,19 @@ def test_evaluate_scores_every_schedule_and_tests_the_staging_claims(launched, t
     assert all(f"| {claim.name}: " in finished.stdout for claim in staged)
     assert "(b)" not in finished.stdout, "no ablation was run, so no claim that needs one is reported"
     written = json.loads(figures.read_text())
-    assert set(written) == rows and all(set(card) == set(FIGURES) for card in written.values())
-    assert all(len(values) == 6 for card in written.values() for values in card.values())
+    assert (written["cases"], written["steps"], written["seed"]) == (6, 2, 0)
+    assert {entry["name"] for entry in written["setups"]} == rows
+    assert all(set(entry["figures"]) == set(FIGURES) for entry in written["setups"])
+    assert all(len(values) == 6 for entry in written["setups"] for values in entry["figures"].values())
+    always = next(entry for entry in written["setups"] if entry["name"] == schedule_row("always"))
+    always["figures"]["instruction"] = [1.0] * 6
+    figures.write_text(json.dumps(written))
+    again = subprocess.run(command, cwd=ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert f"| {schedule_row('always')} | 1.000 |" in again.stdout, "a setup the file holds is read, not sampled"
+    other = subprocess.run(command[:6] + ["--cases", "5", "--steps", "2", "--json", str(figures)], cwd=ROOT,
+                           env=ENVIRONMENT, capture_output=True, text=True, timeout=900)
+    assert other.returncode != 0 and "give another --json file" in other.stderr
 
 
 def test_the_study_trains_what_is_missing_then_tests_every_claim(launched):

@@ -46,6 +46,11 @@ class Setup:
     regions: bool = False
     """Bind each picture of a two-subject case to the box its instruction names."""
 
+    @property
+    def sampling(self) -> tuple[str, str, float, bool]:
+        """What decides its images: two setups with the same sampling are one setup under two names."""
+        return self.run, self.schedule, self.guidance, self.regions
+
 
 def main_row(seed: int) -> str:
     return f"DLA (seed {seed})"
@@ -126,21 +131,20 @@ def _pipeline(root: str, run: str):
     return miniature_pipeline(files, shared, text_only=run.startswith("text_only"))
 
 
-def run_setups(root: str, setups: list[Setup], *, cases: int = 500, steps: int = 20, seed: int = 0
-               ) -> dict[str, Scorecard]:
-    """Scorecards of ``setups`` on the same ``cases`` held-out cases and noise (a setup listed under two
-    names runs once)."""
+def run_setups(root: str, setups: list[Setup], *, cases: int = 500, steps: int = 20, seed: int = 0,
+               known: dict[tuple, Scorecard] | None = None) -> dict[str, Scorecard]:
+    """Scorecards of ``setups`` on the same ``cases`` held-out cases and noise; a setup whose sampling is in
+    ``known`` (scored earlier on the same cases, steps and seed) is read from it, not sampled again."""
     data = CaseData(draw_split(cases, "held_out", seed))
-    cards, pipelines, done = {}, {}, {}
+    cards, pipelines, done = {}, {}, dict(known or {})
     for setup in setups:
-        key = (setup.run, setup.schedule, setup.guidance, setup.regions)
-        if key not in done:
+        if setup.sampling not in done:
             if setup.run not in pipelines:
                 pipelines[setup.run] = _pipeline(root, setup.run)
             images = generate(pipelines[setup.run], data, SCHEDULES[setup.schedule], steps=steps,
                               guidance=setup.guidance, seed=seed, bind_regions=setup.regions)
-            done[key] = Scorecard.of(images, data.cases)
-        cards[setup.name] = done[key]
+            done[setup.sampling] = Scorecard.of(images, data.cases)
+        cards[setup.name] = done[setup.sampling]
     return cards
 
 
