@@ -97,3 +97,23 @@ def test_instructed_boxes_hold_each_subject_where_its_instruction_puts_it():
     groups = data.region_groups()
     assert sorted(int(row) for rows in groups.values() for row in rows) == list(range(len(data)))
     assert all(instructed_boxes(data.cases[int(row)]) == boxes for (_, boxes), rows in groups.items() for row in rows)
+
+
+def test_latents_fill_the_slots_the_cases_use():
+    """A set of one-picture cases (no second slot anywhere) encodes, its second slots zero; a two-picture case's
+    second slot is its second picture's latent."""
+    import torch
+
+    from squeeze_core.identity import diffusers_vae_encoder
+    from squeeze_core.miniature.training_cache import encode_latents
+    from squeeze_core.tiny_vae import build_tiny_vae
+
+    vae = build_tiny_vae(seed=1).eval()
+    cases = draw_split(40, "held_out", seed=6)
+    single = CaseData([case for case in cases if len(case.subjects) == 1][:3])
+    latents = encode_latents(vae, single)
+    assert latents.references.shape[:2] == (3, 2) and not latents.references[:, 1].any()
+    pair = CaseData([next(case for case in cases if len(case.subjects) == 2)])
+    with torch.no_grad():
+        second = diffusers_vae_encoder(vae)(pair.references[:, 1].float() / 255.0)[:, :, 0]
+    assert torch.allclose(encode_latents(vae, pair).references[:, 1], second)

@@ -79,5 +79,6 @@ def encode_latents(vae, data: CaseData, chunk: int = 128) -> LatentCache:
     references = torch.zeros(len(data), MAX_REFERENCES, *targets.shape[1:])
     for slot in range(MAX_REFERENCES):
         used = torch.nonzero(data.reference_counts > slot).flatten()
-        references[used, slot] = latents(data.references[used, slot])
+        if len(used):
+            references[used, slot] = latents(data.references[used, slot])
     return LatentCache(targets, references)
