@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from squeeze_core.miniature.case_data import CaseData, draw_split, with_other_subjects
+from squeeze_core.miniature.domain.scoring import GRAINS
 from squeeze_core.miniature.example import EXAMPLE_SCHEDULE
 from squeeze_core.miniature.scorecard import Scorecard, generate
 from squeeze_core.miniature.shipped import SHIPPED
@@ -18,7 +19,6 @@ FLOORS = {"instruction": 0.61, "shape": 0.41, "palette": 0.82, "mid": 0.78, "fin
 """Measured on these 100 cases with the shipped weights (instruction 0.660, shape 0.465, palette 0.870, mid 0.835,
 fine 0.789; with other subjects' pictures: shape 0.240, palette 0.015, mid 0.509, fine 0.485), less 0.05 for
 other CPUs' arithmetic."""
-GRAINS = ("shape", "palette", "mid", "fine")
 
 
 @pytest.fixture(scope="module")

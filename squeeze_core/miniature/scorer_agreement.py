@@ -19,7 +19,7 @@ from ..scoring.sweep import write_scores
 from .case_data import CaseData, draw_split, with_other_subjects
 from .domain.cases import Case, render_case
 from .domain.scenes import target_poses
-from .domain.scoring import score_case
+from .domain.scoring import GRAINS, score_case
 from .example import EXAMPLE_SCHEDULE
 from .scorecard import generate
 from .shipped import SHIPPED, MiniatureFiles
@@ -69,7 +69,7 @@ def wrong_instruction_cases(cases: list[Case]) -> list[Case]:
 def exact_identity(image: np.ndarray, case: Case) -> float:
     """The mean of the four grains' scores: shape, palette in order, mid and fine bit accuracy."""
     scores = score_case(image, case)
-    return float(np.mean([scores[grain] for grain in ("shape", "palette", "mid", "fine")]))
+    return float(np.mean([scores[grain] for grain in GRAINS]))
 
 
 def scorer_agreement(pipeline: SqueezePipeline, scorer: SubjectScorer, out: str, *, cases: int = 200,
@@ -97,7 +97,8 @@ def scorer_agreement(pipeline: SqueezePipeline, scorer: SubjectScorer, out: str,
     column = lambda rows, name: np.array([row[name] for row in rows])  # noqa: E731
     identity = paired_bootstrap(np.array(figures["identity"]), np.array(figures["other identity"]))
     contrasts = [
-        Contrast("identity: DINO", identity, paired_bootstrap(column(true_scores, "dino"), column(wrong_scores, "dino"))),
+        Contrast("identity: DINO", identity,
+                 paired_bootstrap(column(true_scores, "dino"), column(wrong_scores, "dino"))),
         Contrast("identity: CLIP-I", identity,
                  paired_bootstrap(column(true_scores, "clip_i"), column(wrong_scores, "clip_i"))),
         Contrast("instruction: CLIP-T", mcnemar(figures["instruction"], figures["other instruction"]),

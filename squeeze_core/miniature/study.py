@@ -16,6 +16,7 @@ import numpy as np
 
 from ..schedule import StageSchedule
 from .case_data import CaseData, draw_split
+from .domain.scoring import GRAINS
 from ..paired import PairedResult, mcnemar, paired_bootstrap
 from .scorecard import BINARY, FIGURES, Scorecard, generate
 from .shipped import MiniatureFiles
@@ -93,9 +94,8 @@ class Claim:
 
 
 def claims(seeds: int = 3) -> list[Claim]:
-    identity = ("shape", "palette", "mid", "fine")
-    found = [Claim("(a) DLA against the last layer", main_row(0), LAST_LAYER, ("instruction",) + identity),
-             Claim("(a) DLA against one pooler", main_row(0), SHARED_POOLER, ("instruction",) + identity)]
+    found = [Claim("(a) DLA against the last layer", main_row(0), LAST_LAYER, ("instruction",) + GRAINS),
+             Claim("(a) DLA against one pooler", main_row(0), SHARED_POOLER, ("instruction",) + GRAINS)]
     found += [Claim(f"(b) VAE identity, seed {seed}", main_row(seed), no_vae_row(seed), ("mid", "fine", "copy"))
               for seed in range(seeds)]
     main, always = schedule_row(MAIN_SCHEDULE), schedule_row("always")
@@ -107,7 +107,7 @@ def claims(seeds: int = 3) -> list[Claim]:
               Claim("(d) staged against MLLM only, two subjects", main, schedule_row("MLLM only"),
                     ("leak", "fine")),
               Claim("(d) region binding, two subjects (only they differ)", REGIONS_ROW, main,
-                    ("leak", "instruction", "shape", "palette", "mid", "fine"))]
+                    ("leak", "instruction") + GRAINS)]
     return found
 
 

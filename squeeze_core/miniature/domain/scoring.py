@@ -10,6 +10,8 @@ from .cases import Case
 from .metrics import SubjectReading, read_picture
 
 COARSE = ("shape", "primary", "secondary")
+GRAINS = ("shape", "palette", "mid", "fine")
+"""Identity as scored: coarse (shape; palette in order), mid and fine bit accuracy."""
 
 
 def _turn_distance(a: int, b: int) -> float:
@@ -45,10 +47,9 @@ def score_case(image: np.ndarray, case: Case) -> dict[str, float]:
               "count": float(picture.count == len(case.subjects)), "position": float(all(placed))}
     scores["orientation"] = float(all(turned)) if case.instruction.kind != "open" else float(all(placed))
     scores["instruction"] = float(all(scores[name] for name in ("background", "count", "position", "orientation")))
-    grains = [reading.grains(subject) if reading is not None else dict.fromkeys(("shape", "palette", "mid", "fine"),
-                                                                                0.0)
+    grains = [reading.grains(subject) if reading is not None else dict.fromkeys(GRAINS, 0.0)
               for reading, subject in zip(readings, case.subjects)]
-    for grain in ("shape", "palette", "mid", "fine"):
+    for grain in GRAINS:
         scores[grain] = float(np.mean([found[grain] for found in grains]))
     reference_turns = case.reference_poses[0].quarter_turns
     shown = readings[0]
