@@ -40,12 +40,18 @@ def read_record(path: str, *, cases: int, steps: int, seed: int) -> dict[tuple, 
 
 def write_record(path: str, setups: list[Setup], cards: dict[str, Scorecard], *, cases: int, steps: int,
                  seed: int, earlier: dict[tuple, Scorecard] | None = None) -> None:
-    """Every setup's figures per case (and any ``earlier`` ones this run did not list), with the settings."""
+    """Every setup's figures per case (and any ``earlier`` ones this run did not list, under the names the file
+    gave them), with the settings."""
     scored = dict(earlier or {})
     names = {}
+    if earlier and os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            names = {tuple(entry["sampling"]): entry["name"] for entry in json.load(handle)["setups"]}
+    listed = {}
     for setup in setups:
         scored[setup.sampling] = cards[setup.name]
-        names.setdefault(setup.sampling, setup.name)
+        listed.setdefault(setup.sampling, setup.name)
+    names.update(listed)
     entries = [{"name": names.get(sampling, ""), "sampling": list(sampling), "figures": card.as_lists()}
                for sampling, card in scored.items()]
     with open(path, "w", encoding="utf-8") as handle:
