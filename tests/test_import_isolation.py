@@ -36,6 +36,18 @@ def test_pack_entry_point_imports_outside_comfyui():
     assert "squeeze_pack" in loaded
 
 
+def test_the_entry_point_imports_as_a_plain_module():
+    """How pytest imports it from a checkout named ``ComfyUI-Squeeze`` (not a Python name): no package, so no
+    relative import; the entry point is absent and the file still imports."""
+    code = (
+        "import importlib.util\n"
+        "spec = importlib.util.spec_from_file_location('__init__', '__init__.py')\n"
+        "pack = importlib.util.module_from_spec(spec); spec.loader.exec_module(pack)\n"
+        "assert pack.comfy_entrypoint is None and pack.WEB_DIRECTORY == './web'\n"
+    )
+    _modules_after(code)
+
+
 def _imports(path: str) -> set[str]:
     """Every module a file imports, relative imports resolved against the project root."""
     import ast
