@@ -181,7 +181,7 @@ def train_study(options: argparse.Namespace) -> None:
 
 def evaluate(options: argparse.Namespace) -> None:
     from .miniature.study import report, run_setups, schedule_setups, trained_setups
-    from .miniature.study_record import RecordMismatch, read_record, write_record
+    from .miniature.study_record import RecordMismatch, cards_of, read_record, with_setups, write_record
 
     if not options.models and not options.ablations:
         raise SystemExit("evaluate scores three-grain runs: give --models DIR (a run of python -m squeeze_core "
@@ -195,13 +195,13 @@ def evaluate(options: argparse.Namespace) -> None:
         setups = schedule_setups(run)
     settings = dict(cases=options.cases, steps=options.steps, seed=options.seed)
     try:
-        known = read_record(options.json, **settings) if options.json else {}
+        record = read_record(options.json, **settings) if options.json else {}
     except RecordMismatch as error:
         raise SystemExit(str(error)) from error
-    cards = run_setups(root, setups, known=known, **settings)
+    cards = run_setups(root, setups, known=cards_of(record), **settings)
     print(report(cards, options.seeds))
     if options.json:
-        write_record(options.json, setups, cards, earlier=known, **settings)
+        write_record(options.json, with_setups(record, setups, cards), **settings)
 
 
 def reference(options: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ from squeeze_core.identity import denormalize
 from squeeze_core.miniature.example import example_pictures
 from squeeze_core.miniature.shipped import SHIPPED
 from squeeze_core.miniature.spec import VISION_RESOLUTION
+from squeeze_core.miniature.study import miniature_pipeline
 from squeeze_core.pipeline import SqueezePipeline
 from squeeze_core.region_binding import Region
 from squeeze_core.schedule import schedule_from_preset
@@ -119,9 +120,7 @@ def test_shipped_miniature_matches_too(comfy_server, parity_files):
     for node, (field, path) in names.items():
         graph[node]["inputs"][field] = os.path.basename(path)
     graph["encode"]["inputs"]["vision_resolution"] = VISION_RESOLUTION
-    _compare(comfy_server, graph, SqueezePipeline.from_files(SHIPPED.mllm, SHIPPED.diffusion, SHIPPED.vae,
-                                                             SHIPPED.dla, vision_resolution=VISION_RESOLUTION),
-             parity_files[:1], "custom", 9)
+    _compare(comfy_server, graph, miniature_pipeline(SHIPPED), parity_files[:1], "custom", 9)
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))

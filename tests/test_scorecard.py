@@ -49,8 +49,8 @@ def test_figures_compared_by_mcnemar_are_zero_or_one():
     reshaped = replace(second, shape=_other(SHAPES, second.shape))
     scores = score_case(render_case(replace(case, subjects=(first, reshaped)))[1], case)
     assert scores["shape"] == 0.5 and "shape" not in BINARY
-    cards = Scorecard.of(CaseData(draw_split(40, "held_out", seed=4)).targets.permute(0, 2, 3, 1).numpy()[::-1],
-                         draw_split(40, "held_out", seed=4))
+    data = CaseData(draw_split(40, "held_out", seed=4))
+    cards = Scorecard.of(data.targets.permute(0, 2, 3, 1).numpy()[::-1], data.cases)
     for name in BINARY:
         values = cards.figures[name][~np.isnan(cards.figures[name])]
         assert set(values.tolist()) <= {0.0, 1.0}, name

@@ -114,7 +114,8 @@ def test_the_best_of_seeds_workflow_ranks_its_four_results(example_server):
 def test_the_miniature_workflows_sample_as_the_study_measured(name):
     """Their sampler runs the schedule and guidance the README's figures for them were measured at, and the main
     workflow shows the example case: its two pictures and its instruction."""
-    nodes = {node["type"]: node["widgets_values"] for node in load_workflow(os.path.join(WORKFLOWS_DIR, name))["nodes"]}
+    workflow = load_workflow(os.path.join(WORKFLOWS_DIR, name))
+    nodes = {node["type"]: node["widgets_values"] for node in workflow["nodes"]}
     (_, _, steps, cfg, _, _, _, preset, switch_1, switch_2, _, _, semantic, identity) = \
         nodes["SqueezeMultiStageKSampler"]
     given = schedule_from_preset(preset, switch_1=switch_1, switch_2=switch_2, semantic_points=semantic,
@@ -125,6 +126,5 @@ def test_the_miniature_workflows_sample_as_the_study_measured(name):
     assert cfg == GUIDANCE and steps == 20
     if name == "squeeze_miniature.json":
         assert nodes["PrimitiveStringMultiline"] == [example_case().instruction.text]
-        loaded = [node["widgets_values"][0] for node in load_workflow(os.path.join(WORKFLOWS_DIR, name))["nodes"]
-                  if node["type"] == "LoadImage"]
+        loaded = [node["widgets_values"][0] for node in workflow["nodes"] if node["type"] == "LoadImage"]
         assert sorted(loaded) == sorted(EXAMPLE_PICTURES)

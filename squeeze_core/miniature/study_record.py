@@ -21,8 +21,12 @@ def _settings(cases: int, steps: int, seed: int) -> dict[str, int]:
     return {"cases": cases, "steps": steps, "seed": seed}
 
 
-def read_record(path: str, *, cases: int, steps: int, seed: int) -> dict[tuple, Scorecard]:
-    """Scorecards by sampling (``Setup.sampling``) from ``path``; none if it does not exist yet."""
+Record = dict[tuple, tuple[str, Scorecard]]
+"""Per sampling (``Setup.sampling``): the name it was listed under and its scorecard."""
+
+
+def read_record(path: str, *, cases: int, steps: int, seed: int) -> Record:
+    """What ``path`` holds; nothing if it does not exist yet."""
     if not os.path.exists(path):
         return {}
     with open(path, encoding="utf-8") as handle:
@@ -32,27 +36,25 @@ def read_record(path: str, *, cases: int, steps: int, seed: int) -> dict[tuple, 
     if found != wanted:
         raise RecordMismatch(f"{path} holds figures of {found}, not {wanted}: give another --json file, or the "
                              f"same --cases, --steps and --seed")
-    return {tuple(entry["sampling"]): Scorecard({name: np.array([np.nan if value is None else value
-                                                                 for value in values], dtype=float)
-                                                 for name, values in entry["figures"].items()})
-            for entry in record["setups"]}
+    return {tuple(entry["sampling"]): (entry["name"], Scorecard({
+        name: np.array([np.nan if value is None else value for value in values], dtype=float)
+        for name, values in entry["figures"].items()})) for entry in record["setups"]}
 
 
-def write_record(path: str, setups: list[Setup], cards: dict[str, Scorecard], *, cases: int, steps: int,
-                 seed: int, earlier: dict[tuple, Scorecard] | None = None) -> None:
-    """Every setup's figures per case (and any ``earlier`` ones this run did not list, under the names the file
-    gave them), with the settings."""
-    scored = dict(earlier or {})
-    names = {}
-    if earlier and os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            names = {tuple(entry["sampling"]): entry["name"] for entry in json.load(handle)["setups"]}
-    listed = {}
-    for setup in setups:
-        scored[setup.sampling] = cards[setup.name]
-        listed.setdefault(setup.sampling, setup.name)
-    names.update(listed)
-    entries = [{"name": names.get(sampling, ""), "sampling": list(sampling), "figures": card.as_lists()}
-               for sampling, card in scored.items()]
+def cards_of(record: Record) -> dict[tuple, Scorecard]:
+    return {sampling: card for sampling, (_, card) in record.items()}
+
+
+def with_setups(record: Record, setups: list[Setup], cards: dict[str, Scorecard]) -> Record:
+    """The record and this run's setups (a sampling listed under two names keeps the first)."""
+    merged = dict(record)
+    for setup in reversed(setups):
+        merged[setup.sampling] = (setup.name, cards[setup.name])
+    return merged
+
+
+def write_record(path: str, record: Record, *, cases: int, steps: int, seed: int) -> None:
+    entries = [{"name": name, "sampling": list(sampling), "figures": card.as_lists()}
+               for sampling, (name, card) in record.items()]
     with open(path, "w", encoding="utf-8") as handle:
         json.dump({**_settings(cases, steps, seed), "setups": entries}, handle)
