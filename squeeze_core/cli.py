@@ -180,7 +180,7 @@ def train_study(options: argparse.Namespace) -> None:
 
 
 def evaluate(options: argparse.Namespace) -> None:
-    from .miniature.study import report, run_setups, schedule_setups, trained_setups
+    from .miniature.study import report, run_setups, schedule_setups, study_setups
     from .miniature.study_record import RecordMismatch, cards_of, read_record, with_setups, write_record
 
     if not options.models and not options.ablations:
@@ -188,8 +188,7 @@ def evaluate(options: argparse.Namespace) -> None:
                          "train) or --ablations ROOT (a folder of them)")
     if options.ablations:
         root = options.ablations
-        setups = [setup for setup in trained_setups(options.seeds) + schedule_setups()
-                  if os.path.isdir(os.path.join(root, setup.run))]
+        setups = [setup for setup in study_setups(options.seeds) if os.path.isdir(os.path.join(root, setup.run))]
     else:
         root, run = os.path.split(os.path.abspath(options.models))
         setups = schedule_setups(run)

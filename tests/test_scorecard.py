@@ -76,7 +76,8 @@ def test_batching_does_not_change_a_case(tmp_path, guidance):
 
 
 def test_study_compares_on_the_cases_both_define_and_tabulates_every_figure():
-    from squeeze_core.miniature.study import SCHEDULES, compare, schedule_setups, table, trained_setups
+    from squeeze_core.miniature.study import (SCHEDULES, claims, compare, schedule_setups, study_setups, table,
+                                              trained_setups)
 
     data = CaseData(draw_split(60, "held_out", seed=4))
     exact = Scorecard.of(data.targets.permute(0, 2, 3, 1).numpy(), data.cases)
@@ -91,3 +92,9 @@ def test_study_compares_on_the_cases_both_define_and_tabulates_every_figure():
     assert len(markdown) == 4 and all(line.count("|") == len(FIGURES) + 2 for line in markdown)
     assert {setup.run for setup in trained_setups(3)} >= {"full-seed2", "no_vae_identity-seed2", "text_only-seed0"}
     assert {setup.schedule for setup in schedule_setups()} == set(SCHEDULES)
+    setups = study_setups(3)
+    assert len({setup.name for setup in setups}) == len(setups)
+    named = {setup.name for setup in setups}
+    assert all(claim.a in named and claim.b in named for claim in claims(3)), "every claim's rows are sampled"
+    staged = {setup.run for setup in setups if setup.schedule == "always"}
+    assert staged == {"full-seed0", "full-seed1", "full-seed2"}, "(c) is decided at every seed"

@@ -61,8 +61,8 @@ def no_vae_row(seed: int) -> str:
     return f"no VAE identity (seed {seed})"
 
 
-def schedule_row(schedule: str) -> str:
-    return f"DLA, {schedule}"
+def schedule_row(schedule: str, seed: int = 0) -> str:
+    return f"DLA, {schedule}" + (f" (seed {seed})" if seed else "")
 
 
 LAST_LAYER, SHARED_POOLER, TEXT_ONLY = "last layer only", "one pooler for all tokens", "text-only encoding"
@@ -90,6 +90,18 @@ def schedule_setups(run: str = run_name("full", 0)) -> list[Setup]:
     return [Setup(schedule_row(name), run, name) for name in SCHEDULES] + [Setup(REGIONS_ROW, run, regions=True)]
 
 
+SEEDED_SCHEDULES = (MAIN_SCHEDULE, "always", "paper .85/.70")
+"""The schedules deciding (c), sampled on every seed's main model; the others on seed 0's only."""
+
+
+def study_setups(seeds: int = 3) -> list[Setup]:
+    """Every setup of the study: the trained rows, every schedule on seed 0's main model, and the schedules
+    deciding (c) on the other seeds' main models."""
+    seeded = [Setup(schedule_row(name, seed), run_name("full", seed), name)
+              for seed in range(1, seeds) for name in SEEDED_SCHEDULES]
+    return trained_setups(seeds) + schedule_setups() + seeded
+
+
 @dataclass(frozen=True)
 class Claim:
     """One of the paper's claims as a paired comparison: setup ``a`` against setup ``b`` on ``figures``."""
@@ -105,11 +117,14 @@ def claims(seeds: int = 3) -> list[Claim]:
              Claim("(a) DLA against one pooler", main_row(0), SHARED_POOLER, ("instruction",) + GRAINS)]
     found += [Claim(f"(b) VAE identity, seed {seed}", main_row(seed), no_vae_row(seed),
                     ("instruction", "shape", "palette", "mid", "fine", "copy")) for seed in range(seeds)]
-    main, always = schedule_row(MAIN_SCHEDULE), schedule_row("always")
-    found += [Claim("(c) staged against always", main, always, ("copy", "open_distance", "fine", "instruction")),
-              Claim("(c) a longer MLLM-only phase", schedule_row("paper .85/.70"), main,
-                    ("instruction", "orientation", "copy", "fine")),
-              Claim("(c) the late MLLM weight at 0.5", schedule_row("paper .95/.85, late semantic 0.5"), main,
+    for seed in range(seeds):
+        main = schedule_row(MAIN_SCHEDULE, seed)
+        found += [Claim(f"(c) staged against always, seed {seed}", main, schedule_row("always", seed),
+                        ("copy", "open_distance", "fine", "instruction")),
+                  Claim(f"(c) a longer MLLM-only phase, seed {seed}", schedule_row("paper .85/.70", seed), main,
+                        ("instruction", "orientation", "copy", "fine"))]
+    main = schedule_row(MAIN_SCHEDULE)
+    found += [Claim("(c) the late MLLM weight at 0.5", schedule_row("paper .95/.85, late semantic 0.5"), main,
                     ("instruction", "copy", "fine")),
               Claim("(d) staged against MLLM only, two subjects", main, schedule_row("MLLM only"),
                     ("leak", "fine")),
@@ -181,9 +196,11 @@ def table(cards: dict[str, Scorecard]) -> str:
 
 
 def seed_spread(cards: dict[str, Scorecard], seeds: int = 3) -> str:
-    """Markdown: for the rows trained at several seeds, each figure's mean over the seeds and its range."""
+    """Markdown: for the rows sampled on several seeds' runs, each figure's mean over the seeds and its range."""
     lines = _header("rows")
-    for label, row in (("DLA", main_row), ("no VAE identity", no_vae_row)):
+    families = [("DLA", main_row), ("no VAE identity", no_vae_row)] + [
+        (schedule_row(name), lambda seed, name=name: schedule_row(name, seed)) for name in SEEDED_SCHEDULES[1:]]
+    for label, row in families:
         present = [cards[row(seed)] for seed in range(seeds) if row(seed) in cards]
         if len(present) < 2:
             continue
