@@ -95,6 +95,12 @@ def test_study_compares_on_the_cases_both_define_and_tabulates_every_figure():
     setups = study_setups(3)
     assert len({setup.name for setup in setups}) == len(setups)
     named = {setup.name for setup in setups}
-    assert all(claim.a in named and claim.b in named for claim in claims(3)), "every claim's rows are sampled"
+    assert all(set(claim.a + claim.b) <= named for claim in claims(3)), "every claim's rows are sampled"
+    pooled = [claim for claim in claims(3) if claim.name.endswith("pooled")]
+    assert {claim.name.split(",")[0] for claim in pooled} == {"(b) VAE identity", "(c) staged against always",
+                                                               "(c) a longer MLLM-only phase"}
+    assert all(len(claim.a) == len(claim.b) == 3 for claim in pooled)
+    both = compare(Scorecard.pooled([exact, exact]), Scorecard.pooled([blank, blank]), "instruction")
+    assert both.cases == 120 and both.difference == 1.0
     staged = {setup.run for setup in setups if setup.schedule == "always"}
     assert staged == {"full-seed0", "full-seed1", "full-seed2"}, "(c) is decided at every seed"

@@ -39,6 +39,11 @@ class Scorecard:
         rows = [score_case(image, case) for image, case in zip(images, cases)]
         return cls({name: np.array([row.get(name, np.nan) for row in rows], dtype=float) for name in FIGURES})
 
+    @classmethod
+    def pooled(cls, cards: list[Scorecard]) -> Scorecard:
+        """The cases of several cards as one (each setup's cards in the same order pair case by case)."""
+        return cls({name: np.concatenate([card.figures[name] for card in cards]) for name in FIGURES})
+
     def as_lists(self) -> dict[str, list[float | None]]:
         """Every figure per case, None where undefined: what JSON can hold."""
         return {name: [None if np.isnan(value) else float(value) for value in values]

@@ -104,31 +104,42 @@ def study_setups(seeds: int = 3) -> list[Setup]:
 
 @dataclass(frozen=True)
 class Claim:
-    """One of the paper's claims as a paired comparison: setup ``a`` against setup ``b`` on ``figures``."""
+    """One of the paper's claims as a paired comparison: rows ``a`` against rows ``b`` on ``figures``. Several
+    rows (one per training seed) are paired seed by seed and their cases pooled: the models are held fixed, the
+    cases resampled."""
 
     name: str
-    a: str
-    b: str
+    a: tuple[str, ...]
+    b: tuple[str, ...]
     figures: tuple[str, ...]
 
 
+def _at_every_seed(name: str, a, b, figures: tuple[str, ...], seeds: int) -> list[Claim]:
+    """A claim tested on each seed's models, then on all of them pooled."""
+    found = [Claim(f"{name}, seed {seed}", (a(seed),), (b(seed),), figures) for seed in range(seeds)]
+    if seeds > 1:
+        found.append(Claim(f"{name}, {seeds} seeds pooled", tuple(map(a, range(seeds))), tuple(map(b, range(seeds))),
+                           figures))
+    return found
+
+
 def claims(seeds: int = 3) -> list[Claim]:
-    found = [Claim("(a) DLA against the last layer", main_row(0), LAST_LAYER, ("instruction",) + GRAINS),
-             Claim("(a) DLA against one pooler", main_row(0), SHARED_POOLER, ("instruction",) + GRAINS)]
-    found += [Claim(f"(b) VAE identity, seed {seed}", main_row(seed), no_vae_row(seed),
-                    ("instruction", "shape", "palette", "mid", "fine", "copy")) for seed in range(seeds)]
-    for seed in range(seeds):
-        main = schedule_row(MAIN_SCHEDULE, seed)
-        found += [Claim(f"(c) staged against always, seed {seed}", main, schedule_row("always", seed),
-                        ("copy", "open_distance", "fine", "instruction")),
-                  Claim(f"(c) a longer MLLM-only phase, seed {seed}", schedule_row("paper .85/.70", seed), main,
-                        ("instruction", "orientation", "copy", "fine"))]
-    main = schedule_row(MAIN_SCHEDULE)
-    found += [Claim("(c) the late MLLM weight at 0.5", schedule_row("paper .95/.85, late semantic 0.5"), main,
+    found = [Claim("(a) DLA against the last layer", (main_row(0),), (LAST_LAYER,), ("instruction",) + GRAINS),
+             Claim("(a) DLA against one pooler", (main_row(0),), (SHARED_POOLER,), ("instruction",) + GRAINS)]
+    found += _at_every_seed("(b) VAE identity", main_row, no_vae_row,
+                            ("instruction", "shape", "palette", "mid", "fine", "copy"), seeds)
+    found += _at_every_seed("(c) staged against always", lambda seed: schedule_row(MAIN_SCHEDULE, seed),
+                            lambda seed: schedule_row("always", seed), ("copy", "open_distance", "instruction") + GRAINS,
+                            seeds)
+    found += _at_every_seed("(c) a longer MLLM-only phase", lambda seed: schedule_row("paper .85/.70", seed),
+                            lambda seed: schedule_row(MAIN_SCHEDULE, seed),
+                            ("instruction", "orientation", "copy") + GRAINS, seeds)
+    main = (schedule_row(MAIN_SCHEDULE),)
+    found += [Claim("(c) the late MLLM weight at 0.5", (schedule_row("paper .95/.85, late semantic 0.5"),), main,
                     ("instruction", "copy", "fine")),
-              Claim("(d) staged against MLLM only, two subjects", main, schedule_row("MLLM only"),
+              Claim("(d) staged against MLLM only, two subjects", main, (schedule_row("MLLM only"),),
                     ("leak", "fine")),
-              Claim("(d) region binding, two subjects (only they differ)", REGIONS_ROW, main,
+              Claim("(d) region binding, two subjects (only they differ)", (REGIONS_ROW,), main,
                     ("leak", "instruction") + GRAINS)]
     return found
 
@@ -217,10 +228,12 @@ def report(cards: dict[str, Scorecard], seeds: int = 3) -> str:
     parts = [table(cards), seed_spread(cards, seeds)]
     rows = ["| claim | figure | A - B (95% interval) | p | cases |", "|---|---|---|---|---|"]
     for claim in claims(seeds):
-        if claim.a in cards and claim.b in cards:
+        if all(name in cards for name in claim.a + claim.b):
+            a, b = (Scorecard.pooled([cards[name] for name in names]) for names in (claim.a, claim.b))
             for figure in claim.figures:
-                result = compare(cards[claim.a], cards[claim.b], figure)
-                rows.append(f"| {claim.name}: {claim.a} vs {claim.b} | {figure} | {result.difference:+.3f} "
-                            f"({result.low:+.3f} to {result.high:+.3f}) | {result.p_value:.2g} | {result.cases} |")
+                result = compare(a, b, figure)
+                rows.append(f"| {claim.name}: {' + '.join(claim.a)} vs {' + '.join(claim.b)} | {figure} | "
+                            f"{result.difference:+.3f} ({result.low:+.3f} to {result.high:+.3f}) | "
+                            f"{result.p_value:.2g} | {result.cases} |")
     parts.append("\n".join(rows) if len(rows) > 2 else "")
     return "\n\n".join(part for part in parts if part)
