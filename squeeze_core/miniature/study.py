@@ -192,6 +192,11 @@ def _header(first: str) -> list[str]:
     return [f"| {first} | " + " | ".join(FIGURES) + " |", "|---" * (len(FIGURES) + 1) + "|"]
 
 
+def _number(figure: str, value: float) -> str:
+    """Degrees to a tenth, shares to a thousandth."""
+    return f"{value:.1f}" if figure == "open_distance" else f"{value:.3f}"
+
+
 def table(cards: dict[str, Scorecard]) -> str:
     """Markdown: one row per setup, the mean of every figure (with how many cases define the sparse ones)."""
     lines = _header("setup")
@@ -199,7 +204,7 @@ def table(cards: dict[str, Scorecard]) -> str:
         cells = []
         for figure in FIGURES:
             value, count = card.mean(figure)
-            cells.append(f"{value:.1f}" if figure == "open_distance" else f"{value:.3f}")
+            cells.append(_number(figure, value))
             if count < len(card.figures[figure]):
                 cells[-1] += f" ({count})"
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -218,7 +223,8 @@ def seed_spread(cards: dict[str, Scorecard], seeds: int = 3) -> str:
         cells = []
         for figure in FIGURES:
             means = np.array([card.mean(figure)[0] for card in present])
-            cells.append(f"{means.mean():.3f} ({means.min():.3f}-{means.max():.3f})")
+            cells.append(f"{_number(figure, means.mean())} ({_number(figure, means.min())}-"
+                         f"{_number(figure, means.max())})")
         lines.append(f"| {label}, {len(present)} seeds | " + " | ".join(cells) + " |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
