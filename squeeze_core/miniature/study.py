@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -128,12 +129,10 @@ def claims(seeds: int = 3) -> list[Claim]:
              Claim("(a) DLA against one pooler", (main_row(0),), (SHARED_POOLER,), ("instruction",) + GRAINS)]
     found += _at_every_seed("(b) VAE identity", main_row, no_vae_row,
                             ("instruction", "shape", "palette", "mid", "fine", "copy"), seeds)
-    found += _at_every_seed("(c) staged against always", lambda seed: schedule_row(MAIN_SCHEDULE, seed),
-                            lambda seed: schedule_row("always", seed), ("copy", "open_distance", "instruction") + GRAINS,
-                            seeds)
-    found += _at_every_seed("(c) a longer MLLM-only phase", lambda seed: schedule_row("paper .85/.70", seed),
-                            lambda seed: schedule_row(MAIN_SCHEDULE, seed),
-                            ("instruction", "orientation", "copy") + GRAINS, seeds)
+    found += _at_every_seed("(c) staged against always", partial(schedule_row, MAIN_SCHEDULE),
+                            partial(schedule_row, "always"), ("copy", "open_distance", "instruction") + GRAINS, seeds)
+    found += _at_every_seed("(c) a longer MLLM-only phase", partial(schedule_row, "paper .85/.70"),
+                            partial(schedule_row, MAIN_SCHEDULE), ("instruction", "orientation", "copy") + GRAINS, seeds)
     main = (schedule_row(MAIN_SCHEDULE),)
     found += [Claim("(c) the late MLLM weight at 0.5", (schedule_row("paper .95/.85, late semantic 0.5"),), main,
                     ("instruction", "copy", "fine")),
@@ -215,7 +214,7 @@ def seed_spread(cards: dict[str, Scorecard], seeds: int = 3) -> str:
     """Markdown: for the rows sampled on several seeds' runs, each figure's mean over the seeds and its range."""
     lines = _header("rows")
     families = [("DLA", main_row), ("no VAE identity", no_vae_row)] + [
-        (schedule_row(name), lambda seed, name=name: schedule_row(name, seed)) for name in SEEDED_SCHEDULES[1:]]
+        (schedule_row(name), partial(schedule_row, name)) for name in SEEDED_SCHEDULES[1:]]
     for label, row in families:
         present = [cards[row(seed)] for seed in range(seeds) if row(seed) in cards]
         if len(present) < 2:
